@@ -1,0 +1,3 @@
+"""DynamoDBForge: a DynamoDB-compatible database server."""
+
+__version__ = "0.1.0"

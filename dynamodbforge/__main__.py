@@ -1,0 +1,5 @@
+import sys
+
+from dynamodbforge.cli import main
+
+sys.exit(main())

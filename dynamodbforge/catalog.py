@@ -1,0 +1,132 @@
+"""Table metadata, persisted in the storage engine so every worker process sees it.
+
+Each request looks its table up with one point read; the parsed ``TableInfo`` is
+cached per process and reused while the stored bytes are unchanged, so DDL done by
+another worker is seen at once without cache invalidation messages.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from dynamodbforge import errors
+from dynamodbforge.storage.engine import Engine, Reader, WriteBatch
+from dynamodbforge.storage.keycodec import prefix_successor
+
+TABLE_PREFIX = b"\x00T"  # + table name -> table metadata JSON
+UID_COUNTER = b"\x00U"  # -> next table uid
+STATS_PREFIX = b"\x00S"  # + uid -> (item count, size bytes)
+ITEM_PREFIX = b"\x01"  # + uid + encoded keys -> item JSON
+
+_STATS = struct.Struct(">qq")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyAttr:
+    name: str
+    type: str  # S, N or B
+
+
+@dataclass(slots=True)
+class TableInfo:
+    """A table as stored: its static TableDescription fields plus our internal uid."""
+
+    name: str
+    uid: int
+    hash_key: KeyAttr
+    range_key: KeyAttr | None
+    description: dict[str, Any]  # static TableDescription fields (no live counters)
+    item_prefix: bytes = field(default=b"")
+
+    def __post_init__(self) -> None:
+        self.item_prefix = ITEM_PREFIX + self.uid.to_bytes(8, "big")
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        if self.range_key is None:
+            return (self.hash_key.name,)
+        return (self.hash_key.name, self.range_key.name)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({"uid": self.uid, "description": self.description})
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> "TableInfo":
+        data = orjson.loads(raw)
+        return cls.from_description(data["uid"], data["description"])
+
+    @classmethod
+    def from_description(cls, uid: int, desc: dict[str, Any]) -> "TableInfo":
+        types = {d["AttributeName"]: d["AttributeType"] for d in desc["AttributeDefinitions"]}
+        hash_key = range_key = None
+        for element in desc["KeySchema"]:
+            attr = KeyAttr(element["AttributeName"], types[element["AttributeName"]])
+            if element["KeyType"] == "HASH":
+                hash_key = attr
+            else:
+                range_key = attr
+        assert hash_key is not None
+        return cls(desc["TableName"], uid, hash_key, range_key, desc)
+
+
+class Catalog:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._cache: dict[str, tuple[bytes, TableInfo]] = {}
+
+    def find(self, name: str, reader: Reader | None = None) -> TableInfo | None:
+        raw = (reader or self._engine).get(TABLE_PREFIX + name.encode())
+        if raw is None:
+            return None
+        cached = self._cache.get(name)
+        if cached is not None and cached[0] == raw:
+            return cached[1]
+        info = TableInfo.from_json(raw)
+        self._cache[name] = (raw, info)
+        return info
+
+    def get(self, name: str, reader: Reader | None = None) -> TableInfo:
+        """The table, or AWS's ResourceNotFoundException as item operations word it."""
+        info = self.find(name, reader)
+        if info is None:
+            raise errors.resource_not_found()
+        return info
+
+    def names(self, reader: Reader, start_after: str | None) -> list[str]:
+        start = TABLE_PREFIX + (start_after.encode() + b"\x00" if start_after is not None else b"")
+        end = prefix_successor(TABLE_PREFIX)
+        return [k[len(TABLE_PREFIX):].decode() for k, _ in reader.scan(start, end)]
+
+    # -- writes (inside a batch) -------------------------------------------
+    @staticmethod
+    def allocate_uid(batch: WriteBatch) -> int:
+        raw = batch.get(UID_COUNTER)
+        uid = int(raw) + 1 if raw else 1
+        batch.put(UID_COUNTER, str(uid).encode())
+        return uid
+
+    @staticmethod
+    def save(batch: WriteBatch, info: TableInfo) -> None:
+        batch.put(TABLE_PREFIX + info.name.encode(), info.to_json())
+
+    @staticmethod
+    def drop(batch: WriteBatch, info: TableInfo) -> None:
+        batch.delete(TABLE_PREFIX + info.name.encode())
+        batch.delete(STATS_PREFIX + info.uid.to_bytes(8, "big"))
+        batch.delete_range(info.item_prefix, prefix_successor(info.item_prefix))
+
+    # -- live statistics (ItemCount, TableSizeBytes) -------------------------
+    @staticmethod
+    def stats(reader: Reader | Engine, info: TableInfo) -> tuple[int, int]:
+        raw = reader.get(STATS_PREFIX + info.uid.to_bytes(8, "big"))
+        return _STATS.unpack(raw) if raw else (0, 0)
+
+    @staticmethod
+    def adjust_stats(batch: WriteBatch, info: TableInfo, count_delta: int, size_delta: int) -> None:
+        key = STATS_PREFIX + info.uid.to_bytes(8, "big")
+        raw = batch.get(key)
+        count, size = _STATS.unpack(raw) if raw else (0, 0)
+        batch.put(key, _STATS.pack(count + count_delta, size + size_delta))

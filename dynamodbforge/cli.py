@@ -1,0 +1,132 @@
+"""`ddbforge` command line: ``ddbforge serve`` starts the server."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+
+from dynamodbforge import __version__
+
+DB_FILE = "ddbforge.sqlite3"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ddbforge", description="A DynamoDB-compatible database server.")
+    parser.add_argument("--version", action="version", version=f"ddbforge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the server")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument("--data-dir", default="./ddbforge-data", help="where data is kept (default ./ddbforge-data)")
+    serve.add_argument("--in-memory", action="store_true", help="keep data in memory only (for tests)")
+    serve.add_argument("--region", default="us-east-1", help="region this server reports (default us-east-1)")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--workers", type=int, default=1, help="worker processes sharing the data directory")
+    serve.add_argument(
+        "--sync", default="normal", choices=["normal", "full"],
+        help="normal: commits survive a crash of the server process (kill -9); "
+        "full: also survive power loss (fsync every commit, slower)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return 2
+
+
+def _open_database(args: argparse.Namespace, endpoint: str):  # type: ignore[no-untyped-def]
+    from dynamodbforge.database import Database
+    from dynamodbforge.storage.sqlite import SQLiteEngine
+
+    path = None if args.in_memory else os.path.join(os.path.abspath(args.data_dir), DB_FILE)
+    engine = SQLiteEngine(path, synchronous=args.sync.upper())
+    return Database(engine, region=args.region, endpoint=endpoint)
+
+
+def _run_worker(args: argparse.Namespace, sock: socket.socket, endpoint: str) -> None:
+    from dynamodbforge.server.auth import AcceptAll
+    from dynamodbforge.server.http import serve as http_serve
+    from dynamodbforge.service import Service
+
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a declared dependency
+        pass
+    db = _open_database(args, endpoint)
+    service = Service(db)
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        stop = loop.create_future()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+        task = asyncio.ensure_future(http_serve(service, args.host, args.port, auth=AcceptAll(), sock=sock))
+        await stop
+        task.cancel()
+
+    try:
+        asyncio.run(run())
+    finally:
+        db.close()
+
+
+def serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.in_memory and args.workers > 1:
+        print("ddbforge: --in-memory cannot be shared by several --workers", file=sys.stderr)
+        return 2
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as exc:
+        print(f"ddbforge: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    sock.listen(1024)
+    sock.setblocking(False)
+    port = sock.getsockname()[1]
+    endpoint = f"{args.host}:{port}"
+    where = "memory (not persisted)" if args.in_memory else os.path.join(os.path.abspath(args.data_dir), DB_FILE)
+    # Open (and create) the database once before forking so workers find it ready.
+    _open_database(args, endpoint).close()
+    print(f"DynamoDBForge {__version__} listening on http://{endpoint}", flush=True)
+    print(f"Data: {where}", flush=True)
+    if args.workers <= 1:
+        _run_worker(args, sock, endpoint)
+        return 0
+    children = []
+    for _ in range(args.workers):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _run_worker(args, sock, endpoint)
+            finally:
+                os._exit(0)
+        children.append(pid)
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            try:
+                os.kill(child, signum)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        os.waitpid(child, 0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,305 @@
+"""Single-item operations: PutItem, GetItem, UpdateItem, DeleteItem.
+
+Put, Update and Delete are validated into a ``WriteAction`` before anything is
+read; ``execute`` then reads the old item, evaluates the condition and writes the
+new item inside one write batch, so a conditional write is atomic against every
+other writer and its change record commits with it.  Transactions run the same
+actions, several in one batch.
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import orjson
+
+from dynamodbforge import errors
+from dynamodbforge.catalog import Catalog, TableInfo
+from dynamodbforge.database import Database
+from dynamodbforge.expressions import ExpressionContext
+from dynamodbforge.protocol import attributes
+from dynamodbforge.storage import keycodec
+from dynamodbforge.storage.engine import ChangeRecord, WriteBatch
+
+MAX_ITEM_BYTES = 400 * 1024  # "Item size has exceeded the maximum allowed size"
+
+
+# --- keys ----------------------------------------------------------------------
+
+def partition_prefix(info: TableInfo, hash_value: dict[str, Any]) -> bytes:
+    """Storage prefix of one partition: table, 4-byte hash of the partition key, the key.
+
+    Like DynamoDB, items are laid out in partition-key hash order: Scan returns them in
+    that order and a parallel-scan segment is a contiguous range of hash values.
+    """
+    encoded = keycodec.encode(info.hash_key.type, hash_value[info.hash_key.type])
+    return info.item_prefix + zlib.crc32(encoded).to_bytes(4, "big") + encoded
+
+
+def storage_key(info: TableInfo, item: dict[str, Any]) -> bytes:
+    """The ordered storage key of an item (or key) of ``info``'s table."""
+    out = partition_prefix(info, item[info.hash_key.name])
+    r = info.range_key
+    if r is not None:
+        out += keycodec.encode(r.type, item[r.name][r.type])
+    return out
+
+
+def key_of(info: TableInfo, item: dict[str, Any]) -> dict[str, Any]:
+    return {name: item[name] for name in info.key_names}
+
+
+# --- capacity ------------------------------------------------------------------
+
+def read_units(size: int, consistent: bool) -> float:
+    """Reads cost one unit per 4 KB (at least one), half that when eventually consistent."""
+    units = float(max(1, math.ceil(size / 4096)))
+    return units if consistent else units / 2
+
+
+def write_units(size: int) -> float:
+    """Writes cost one unit per 1 KB (at least one)."""
+    return float(max(1, math.ceil(size / 1024)))
+
+
+def consumed(req: dict[str, Any], table: str, units: float) -> dict[str, Any] | None:
+    mode = req.get("ReturnConsumedCapacity", "NONE")
+    if mode == "TOTAL":
+        return {"TableName": table, "CapacityUnits": units}
+    if mode == "INDEXES":
+        return {"TableName": table, "CapacityUnits": units, "Table": {"CapacityUnits": units}}
+    return None
+
+
+# --- the shared read-modify-write path ------------------------------------------
+
+def write_in_batch(
+    db: Database,
+    batch: WriteBatch,
+    info: TableInfo,
+    key: dict[str, Any],
+    compute: Callable[[dict[str, Any] | None], dict[str, Any] | None],
+    transaction_id: str | None = None,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Read-modify-write one item inside an open write batch, with its change record."""
+    skey = storage_key(info, key)
+    old_raw = batch.get(skey)
+    old = orjson.loads(old_raw) if old_raw is not None else None
+    new = compute(old)
+    if new == old:
+        return old, new  # nothing changes: no write, no change record (as AWS streams)
+    new_raw = orjson.dumps(new) if new is not None else None
+    if new_raw is None:
+        batch.delete(skey)
+    else:
+        batch.put(skey, new_raw)
+    old_size = attributes.item_size(old) if old is not None else 0
+    new_size = attributes.item_size(new) if new is not None else 0
+    Catalog.adjust_stats(batch, info, (new is not None) - (old is not None), new_size - old_size)
+    batch.log_change(
+        ChangeRecord(
+            table=info.name,
+            keys=orjson.dumps(key_of(info, old if new is None else new)),  # type: ignore[arg-type]
+            old_image=old_raw,
+            new_image=new_raw,
+            timestamp=db.clock(),
+            origin=db.region,
+            transaction_id=transaction_id,
+        )
+    )
+    return old, new
+
+
+# --- validated write actions (shared by the single-item ops and transactions) ------
+
+@dataclass(slots=True)
+class WriteAction:
+    """A validated single-item write: which item, under what condition, becoming what.
+
+    Built (and fully validated) before anything is read; ``condition_holds`` and
+    ``compute`` are pure functions of the old item, so they can run inside any
+    write batch — one item's, or a transaction's.
+    """
+
+    info: TableInfo
+    key: dict[str, Any]
+    kind: str  # Put, Update, Delete or ConditionCheck
+    condition: Any = None
+    return_old_on_failure: bool = False
+    item: dict[str, Any] | None = None  # Put
+    update: Any = None  # Update
+    updated: set[str] = field(default_factory=set)
+    new_size: int = 0
+
+    def condition_holds(self, old: dict[str, Any] | None) -> bool:
+        return self.condition is None or self.condition.evaluate(old)
+
+    def failure(self, old: dict[str, Any] | None) -> errors.DynamoDBError:
+        return errors.conditional_check_failed(old if self.return_old_on_failure and old is not None else None)
+
+    def compute(self, old: dict[str, Any] | None) -> dict[str, Any] | None:
+        if self.kind == "Put":
+            return self.item
+        if self.kind == "Delete":
+            return None
+        if self.kind == "ConditionCheck":
+            return old
+        base = old if old is not None else dict(self.key)
+        if self.update is None:
+            return base
+        result = self.update.apply(base)
+        new = result.new_item
+        self.new_size = attributes.item_size(new)
+        if self.new_size > MAX_ITEM_BYTES:
+            raise errors.validation("Item size to update has exceeded the maximum allowed size")
+        self.updated = set(result.updated_attributes)
+        return new
+
+    def units(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> float:
+        """Write units: the larger of the item before and after, 1 KB each."""
+        return write_units(max(attributes.item_size(old) if old else 0, attributes.item_size(new) if new else 0))
+
+
+def _context(spec: dict[str, Any]) -> ExpressionContext:
+    return ExpressionContext(spec.get("ExpressionAttributeNames"), spec.get("ExpressionAttributeValues"))
+
+
+def _compile_condition(ctx: ExpressionContext, spec: dict[str, Any]) -> Any:
+    return ctx.condition(spec["ConditionExpression"]) if "ConditionExpression" in spec else None
+
+
+def prepare_put(db: Database, spec: dict[str, Any], reader: Any = None) -> WriteAction:
+    ctx = _context(spec)
+    cond = _compile_condition(ctx, spec)
+    ctx.check_unused()
+    info = db.catalog.get(spec["TableName"], reader)
+    item = spec["Item"]
+    attributes.validate_item_key(item, info)
+    size = attributes.item_size(item)
+    if size > MAX_ITEM_BYTES:
+        raise errors.validation("Item size has exceeded the maximum allowed size")
+    return WriteAction(info, key_of(info, item), "Put", cond, _return_old(spec), item=item, new_size=size)
+
+
+def prepare_delete(db: Database, spec: dict[str, Any], reader: Any = None) -> WriteAction:
+    ctx = _context(spec)
+    cond = _compile_condition(ctx, spec)
+    ctx.check_unused()
+    info = db.catalog.get(spec["TableName"], reader)
+    key = spec["Key"]
+    attributes.validate_key(key, info)
+    return WriteAction(info, key, "Delete", cond, _return_old(spec))
+
+
+def prepare_condition_check(db: Database, spec: dict[str, Any], reader: Any = None) -> WriteAction:
+    ctx = _context(spec)
+    cond = _compile_condition(ctx, spec)
+    ctx.check_unused()
+    info = db.catalog.get(spec["TableName"], reader)
+    key = spec["Key"]
+    attributes.validate_key(key, info)
+    return WriteAction(info, key, "ConditionCheck", cond, _return_old(spec))
+
+
+def prepare_update(db: Database, spec: dict[str, Any], reader: Any = None) -> WriteAction:
+    ctx = _context(spec)
+    update = ctx.update(spec["UpdateExpression"]) if "UpdateExpression" in spec else None
+    cond = _compile_condition(ctx, spec)
+    ctx.check_unused()
+    info = db.catalog.get(spec["TableName"], reader)
+    key = spec["Key"]
+    attributes.validate_key(key, info)
+    if update is not None:
+        for name in update.touched_top_level_names:
+            if name in info.key_names:
+                raise errors.validation(
+                    "One or more parameter values were invalid: Cannot update attribute "
+                    f"{name}. This attribute is part of the key"
+                )
+    return WriteAction(info, key, "Update", cond, _return_old(spec), update=update)
+
+
+def _return_old(spec: dict[str, Any]) -> bool:
+    return spec.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+
+
+def execute(db: Database, action: WriteAction) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Run one action atomically: read, check the condition, write, log."""
+
+    def compute(old: dict[str, Any] | None) -> dict[str, Any] | None:
+        if not action.condition_holds(old):
+            raise action.failure(old)
+        return action.compute(old)
+
+    with db.engine.write() as batch:
+        return write_in_batch(db, batch, action.info, action.key, compute)
+
+
+def _with_capacity(out: dict[str, Any], req: dict[str, Any], table: str, units: float) -> dict[str, Any]:
+    cap = consumed(req, table, units)
+    if cap is not None:
+        out["ConsumedCapacity"] = cap
+    return out
+
+
+# --- PutItem, DeleteItem, UpdateItem ---------------------------------------------
+
+def put_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+    action = prepare_put(db, req)
+    old, new = execute(db, action)
+    out: dict[str, Any] = {}
+    if req.get("ReturnValues") == "ALL_OLD" and old is not None:
+        out["Attributes"] = old
+    return _with_capacity(out, req, action.info.name, action.units(old, new))
+
+
+def delete_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+    action = prepare_delete(db, req)
+    old, new = execute(db, action)
+    out: dict[str, Any] = {}
+    if req.get("ReturnValues") == "ALL_OLD" and old is not None:
+        out["Attributes"] = old
+    return _with_capacity(out, req, action.info.name, action.units(old, new))
+
+
+def update_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+    action = prepare_update(db, req)
+    old, new = execute(db, action)
+    rv = req.get("ReturnValues", "NONE")
+    attrs: dict[str, Any] | None = None
+    if rv == "ALL_OLD":
+        attrs = old
+    elif rv == "ALL_NEW":
+        attrs = new
+    elif rv == "UPDATED_OLD" and old is not None:
+        attrs = {k: v for k, v in old.items() if k in action.updated}
+    elif rv == "UPDATED_NEW" and new is not None:
+        attrs = {k: v for k, v in new.items() if k in action.updated}
+    out: dict[str, Any] = {}
+    if attrs:
+        out["Attributes"] = attrs
+    return _with_capacity(out, req, action.info.name, action.units(old, new))
+
+
+# --- GetItem -------------------------------------------------------------------
+
+def get_item(db: Database, req: dict[str, Any]) -> dict[str, Any] | bytes:
+    ctx = ExpressionContext(req.get("ExpressionAttributeNames"), None)
+    proj = ctx.projection(req["ProjectionExpression"]) if "ProjectionExpression" in req else None
+    ctx.check_unused()
+    info = db.catalog.get(req["TableName"])
+    key = req["Key"]
+    attributes.validate_key(key, info)
+    raw = db.engine.get(storage_key(info, key))
+    mode = req.get("ReturnConsumedCapacity", "NONE")
+    if proj is None and mode == "NONE":
+        # Fast path: the stored bytes are the response's item, verbatim.
+        return b'{"Item":' + raw + b"}" if raw is not None else b"{}"
+    out: dict[str, Any] = {}
+    item = orjson.loads(raw) if raw is not None else None
+    if item is not None:
+        out["Item"] = proj.apply(item) if proj is not None else item
+    units = read_units(attributes.item_size(item) if item else 0, bool(req.get("ConsistentRead")))
+    return _with_capacity(out, req, info.name, units)

@@ -1,0 +1,162 @@
+"""Query and Scan: range reads over the ordered key space, paged as DynamoDB pages them.
+
+A Query is one range scan inside one partition's key prefix, never a table scan.
+A Scan walks the table in partition-hash order; a parallel-scan segment is a
+contiguous range of the 4-byte partition hash, so every item belongs to exactly one
+segment and segments are stable across pages.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterator
+
+import orjson
+
+from dynamodbforge import errors
+from dynamodbforge.catalog import TableInfo
+from dynamodbforge.database import Database
+from dynamodbforge.expressions import ExpressionContext
+from dynamodbforge.ops.items import consumed, key_of, partition_prefix, storage_key
+from dynamodbforge.protocol import attributes
+from dynamodbforge.storage import keycodec
+
+PAGE_BYTES = 1024 * 1024  # "a maximum of 1 MB of data" per Query/Scan page
+_HASH_SPACE = 1 << 32
+
+
+def _read_units(total_size: int, consistent: bool) -> float:
+    units = float(max(1, math.ceil(total_size / 4096)))
+    return units if consistent else units / 2
+
+
+def _start_key(info: TableInfo, req: dict[str, Any]) -> bytes | None:
+    esk = req.get("ExclusiveStartKey")
+    if esk is None:
+        return None
+    try:
+        attributes.validate_key(esk, info)
+    except errors.DynamoDBError as exc:
+        raise errors.validation(f"The provided starting key is invalid: {exc.message}") from None
+    return storage_key(info, esk)
+
+
+def _page(
+    db: Database,
+    info: TableInfo,
+    req: dict[str, Any],
+    rows: Iterator[tuple[bytes, bytes]],
+    ctx: ExpressionContext,
+) -> dict[str, Any]:
+    """Read rows until Limit items or 1 MB were evaluated; filter, project, count."""
+    filt = ctx.condition(req["FilterExpression"], param="FilterExpression") if "FilterExpression" in req else None
+    proj = ctx.projection(req["ProjectionExpression"]) if "ProjectionExpression" in req else None
+    ctx.check_unused()
+    limit = req.get("Limit")
+    count_only = req.get("Select") == "COUNT"
+    items: list[dict[str, Any]] = []
+    scanned = 0
+    total_size = 0
+    last: dict[str, Any] | None = None
+    for _key, raw in rows:
+        item = orjson.loads(raw)
+        scanned += 1
+        total_size += attributes.item_size(item)
+        if filt is None or filt.evaluate(item):
+            items.append(item if count_only or proj is None else proj.apply(item))
+        if (limit is not None and scanned >= limit) or total_size >= PAGE_BYTES:
+            last = key_of(info, item)
+            break
+    out: dict[str, Any] = {}
+    if not count_only:
+        out["Items"] = items
+    out["Count"] = len(items)
+    out["ScannedCount"] = scanned
+    if last is not None:
+        out["LastEvaluatedKey"] = last
+    cap = consumed(req, info.name, _read_units(total_size, bool(req.get("ConsistentRead"))))
+    if cap is not None:
+        out["ConsumedCapacity"] = cap
+    return out
+
+
+def query(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+    ctx = ExpressionContext(req.get("ExpressionAttributeNames"), req.get("ExpressionAttributeValues"))
+    info = db.catalog.get(req["TableName"])
+    if "KeyConditionExpression" not in req:
+        raise errors.validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
+    keyc = ctx.key_condition(
+        req["KeyConditionExpression"], info.hash_key.name, info.range_key.name if info.range_key else None
+    )
+    prefix = partition_prefix(info, keyc.hash_value)
+    start, end = prefix, keycodec.prefix_successor(prefix)
+    if keyc.range_op is not None:
+        assert info.range_key is not None
+        start, end = _range_bounds(prefix, info.range_key.type, keyc.range_op, keyc.range_values, start, end)
+    forward = req.get("ScanIndexForward", True)
+    esk = _start_key(info, req)
+    if esk is not None:
+        if not esk.startswith(prefix):
+            raise errors.validation("The provided starting key is invalid: The provided key element does not match the schema")
+        if forward:
+            start = max(start, esk + b"\x00")
+        else:
+            end = esk if end is None else min(end, esk)
+    return _read_page(db, info, req, ctx, start, end, reverse=not forward)
+
+
+def _read_page(
+    db: Database, info: TableInfo, req: dict[str, Any], ctx: ExpressionContext,
+    start: bytes, end: bytes | None, *, reverse: bool = False,
+) -> dict[str, Any]:
+    """One page from one snapshot of the key range [start, end)."""
+    if end is not None and start >= end:
+        return _page(db, info, req, iter(()), ctx)
+    with db.engine.read() as reader:
+        return _page(db, info, req, reader.scan(start, end, reverse=reverse), ctx)
+
+
+def _range_bounds(
+    prefix: bytes, type_name: str, op: str, values: list[dict[str, Any]], start: bytes, end: bytes | None
+) -> tuple[bytes, bytes | None]:
+    def enc(av: dict[str, Any]) -> bytes:
+        return prefix + keycodec.encode(type_name, av[type_name])
+
+    if op == "=":
+        k = enc(values[0])
+        return k, keycodec.prefix_successor(k)
+    if op == "<":
+        return start, enc(values[0])
+    if op == "<=":
+        return start, keycodec.prefix_successor(enc(values[0]))
+    if op == ">":
+        return keycodec.prefix_successor(enc(values[0])) or start, end
+    if op == ">=":
+        return enc(values[0]), end
+    if op == "BETWEEN":
+        return enc(values[0]), keycodec.prefix_successor(enc(values[1]))
+    if op == "begins_with":
+        raw = values[0][type_name]
+        body = raw.encode("utf-8") if type_name == "S" else keycodec.encode_binary_b64(raw)[:-2]
+        if type_name == "S":
+            body = body.replace(b"\x00", b"\x00\xff")
+        p = prefix + body
+        return p, keycodec.prefix_successor(p)
+    raise errors.validation("Query key condition not supported")
+
+
+def scan(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+    ctx = ExpressionContext(req.get("ExpressionAttributeNames"), req.get("ExpressionAttributeValues"))
+    info = db.catalog.get(req["TableName"])
+    start, end = info.item_prefix, keycodec.prefix_successor(info.item_prefix)
+    total = req.get("TotalSegments")
+    if total is not None:
+        segment = req["Segment"]
+        lo = (segment * _HASH_SPACE + total - 1) // total
+        hi = ((segment + 1) * _HASH_SPACE + total - 1) // total
+        start = info.item_prefix + lo.to_bytes(4, "big")
+        if hi < _HASH_SPACE:
+            end = info.item_prefix + hi.to_bytes(4, "big")
+    esk = _start_key(info, req)
+    if esk is not None:
+        start = max(start, esk + b"\x00")
+    return _read_page(db, info, req, ctx, start, end)

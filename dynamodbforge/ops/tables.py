@@ -1,0 +1,199 @@
+"""Table operations: CreateTable, DescribeTable, ListTables, UpdateTable, DeleteTable.
+
+Requests reach these functions already shape-validated (protocol/validate.py).
+Tables are usable as soon as CreateTable returns; the response says CREATING as
+AWS's does, and DescribeTable reports ACTIVE from then on.
+"""
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Any
+
+from dynamodbforge import errors
+from dynamodbforge.catalog import Catalog, TableInfo
+from dynamodbforge.database import Database
+
+
+def _describe(db: Database, info: TableInfo, status: str = "ACTIVE") -> dict[str, Any]:
+    desc = copy.deepcopy(info.description)
+    count, size = Catalog.stats(db.engine, info)
+    desc["TableStatus"] = status
+    desc["ItemCount"] = count
+    desc["TableSizeBytes"] = size
+    return _ordered(desc)
+
+
+# AWS's field order in TableDescription (clients don't care; humans reading JSON do).
+_ORDER = (
+    "AttributeDefinitions", "TableName", "KeySchema", "TableStatus", "CreationDateTime",
+    "ProvisionedThroughput", "TableSizeBytes", "ItemCount", "TableArn", "TableId",
+    "BillingModeSummary", "LocalSecondaryIndexes", "GlobalSecondaryIndexes", "StreamSpecification",
+    "LatestStreamLabel", "LatestStreamArn", "TableClassSummary", "DeletionProtectionEnabled",
+)
+
+
+def _ordered(desc: dict[str, Any]) -> dict[str, Any]:
+    out = {k: desc[k] for k in _ORDER if k in desc}
+    out.update((k, v) for k, v in desc.items() if k not in out)
+    return out
+
+
+def create_table(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+    name = req["TableName"]
+    now = db.clock()
+    billing = req.get("BillingMode", "PROVISIONED")
+    if billing == "PAY_PER_REQUEST":
+        throughput = {"NumberOfDecreasesToday": 0, "ReadCapacityUnits": 0, "WriteCapacityUnits": 0}
+    else:
+        pt = req["ProvisionedThroughput"]
+        throughput = {
+            "NumberOfDecreasesToday": 0,
+            "ReadCapacityUnits": pt["ReadCapacityUnits"],
+            "WriteCapacityUnits": pt["WriteCapacityUnits"],
+        }
+    desc: dict[str, Any] = {
+        "AttributeDefinitions": [
+            {"AttributeName": d["AttributeName"], "AttributeType": d["AttributeType"]}
+            for d in req["AttributeDefinitions"]
+        ],
+        "TableName": name,
+        "KeySchema": [{"AttributeName": k["AttributeName"], "KeyType": k["KeyType"]} for k in req["KeySchema"]],
+        "CreationDateTime": now,
+        "ProvisionedThroughput": throughput,
+        "TableArn": db.table_arn(name),
+        "TableId": str(uuid.uuid4()),
+        "DeletionProtectionEnabled": bool(req.get("DeletionProtectionEnabled", False)),
+    }
+    if billing == "PAY_PER_REQUEST":
+        desc["BillingModeSummary"] = {"BillingMode": "PAY_PER_REQUEST", "LastUpdateToPayPerRequestDateTime": now}
+    elif "BillingMode" in req:
+        desc["BillingModeSummary"] = {"BillingMode": "PROVISIONED"}
+    if "TableClass" in req:
+        desc["TableClassSummary"] = {"TableClass": req["TableClass"]}
+    if req.get("Tags"):
+        desc["_Tags"] = req["Tags"]
+    with db.engine.write() as batch:
+        if db.catalog.find(name, batch) is not None:
+            raise errors.resource_in_use(f"Table already exists: {name}")
+        info = TableInfo.from_description(Catalog.allocate_uid(batch), desc)
+        Catalog.save(batch, info)
+    return {"TableDescription": _public(_describe(db, info, "CREATING"))}
+
+
+def _public(desc: dict[str, Any]) -> dict[str, Any]:
+    """Drop our private fields (prefixed with '_') from a description."""
+    return {k: v for k, v in desc.items() if not k.startswith("_")}
+
+
+def _table_or_not_found(db: Database, name: str) -> TableInfo:
+    info = db.catalog.find(name)
+    if info is None:
+        raise errors.table_not_found(name)
+    return info
+
+
+def describe_table(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+    info = _table_or_not_found(db, req["TableName"])
+    return {"Table": _public(_describe(db, info))}
+
+
+def list_tables(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+    limit = req.get("Limit", 100)
+    with db.engine.read() as reader:
+        names = db.catalog.names(reader, req.get("ExclusiveStartTableName"))
+    out: dict[str, Any] = {"TableNames": names[:limit]}
+    if len(names) > limit:
+        out["LastEvaluatedTableName"] = names[limit - 1]
+    return out
+
+
+def delete_table(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+    name = req["TableName"]
+    with db.engine.write() as batch:
+        info = db.catalog.find(name, batch)
+        if info is None:
+            raise errors.table_not_found(name)
+        if info.description.get("DeletionProtectionEnabled"):
+            raise errors.validation(
+                "Resource cannot be deleted as it is currently protected against deletion. "
+                "Disable deletion protection first."
+            )
+        desc = _describe(db, info, "DELETING")
+        Catalog.drop(batch, info)
+    return {"TableDescription": _public(desc)}
+
+
+def update_table(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+    name = req["TableName"]
+    with db.engine.write() as batch:
+        info = db.catalog.find(name, batch)
+        if info is None:
+            raise errors.table_not_found(name)
+        desc = copy.deepcopy(info.description)
+        status = "ACTIVE"
+        now = db.clock()
+        current_billing = desc.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+        billing = req.get("BillingMode", current_billing)
+        pt = req.get("ProvisionedThroughput")
+        if billing == "PAY_PER_REQUEST":
+            if pt is not None:
+                raise errors.validation(
+                    "One or more parameter values were invalid: Neither ReadCapacityUnits nor "
+                    "WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST"
+                )
+            if current_billing != "PAY_PER_REQUEST":
+                desc["BillingModeSummary"] = {
+                    "BillingMode": "PAY_PER_REQUEST", "LastUpdateToPayPerRequestDateTime": now
+                }
+                desc["ProvisionedThroughput"] = {
+                    "NumberOfDecreasesToday": 0, "ReadCapacityUnits": 0, "WriteCapacityUnits": 0
+                }
+                status = "UPDATING"
+        else:
+            if current_billing == "PAY_PER_REQUEST":
+                if pt is None:
+                    raise errors.validation(
+                        "One or more parameter values were invalid: ProvisionedThroughput must be "
+                        "specified when BillingMode is PROVISIONED"
+                    )
+                desc["BillingModeSummary"] = {"BillingMode": "PROVISIONED"}
+                status = "UPDATING"
+            if pt is not None:
+                old = desc["ProvisionedThroughput"]
+                rcu, wcu = pt["ReadCapacityUnits"], pt["WriteCapacityUnits"]
+                if status == "ACTIVE" and rcu == old["ReadCapacityUnits"] and wcu == old["WriteCapacityUnits"]:
+                    raise errors.validation(
+                        "The provisioned throughput for the table will not change. The requested value "
+                        "equals the current value. Current ReadCapacityUnits provisioned for the table: "
+                        f"{old['ReadCapacityUnits']}. Requested ReadCapacityUnits: {rcu}. Current "
+                        f"WriteCapacityUnits provisioned for the table: {old['WriteCapacityUnits']}. "
+                        f"Requested WriteCapacityUnits: {wcu}. Refer to the Amazon DynamoDB Developer "
+                        "Guide for current limits and how to request higher limits."
+                    )
+                new = dict(old)
+                if rcu > old["ReadCapacityUnits"] or wcu > old["WriteCapacityUnits"]:
+                    new["LastIncreaseDateTime"] = now
+                if rcu < old["ReadCapacityUnits"] or wcu < old["WriteCapacityUnits"]:
+                    new["LastDecreaseDateTime"] = now
+                    new["NumberOfDecreasesToday"] = old.get("NumberOfDecreasesToday", 0) + 1
+                new["ReadCapacityUnits"], new["WriteCapacityUnits"] = rcu, wcu
+                desc["ProvisionedThroughput"] = _ordered_throughput(new)
+                status = "UPDATING"
+        if "DeletionProtectionEnabled" in req:
+            desc["DeletionProtectionEnabled"] = bool(req["DeletionProtectionEnabled"])
+        if "TableClass" in req:
+            desc["TableClassSummary"] = {"TableClass": req["TableClass"], "LastUpdateDateTime": now}
+        info.description = desc
+        Catalog.save(batch, info)
+    return {"TableDescription": _public(_describe(db, info, status))}
+
+
+def _ordered_throughput(pt: dict[str, Any]) -> dict[str, Any]:
+    order = ("LastIncreaseDateTime", "LastDecreaseDateTime", "NumberOfDecreasesToday",
+             "ReadCapacityUnits", "WriteCapacityUnits")
+    return {k: pt[k] for k in order if k in pt}
+
+
+def describe_endpoints(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+    return {"Endpoints": [{"Address": db.endpoint, "CachePeriodInMinutes": 1440}]}

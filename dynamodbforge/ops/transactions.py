@@ -1,0 +1,169 @@
+"""TransactWriteItems and TransactGetItems: all-or-nothing, serializable.
+
+A write transaction is the single-item ``WriteAction``s of its members run inside
+one write batch: every condition is checked against the same state, then every
+write is applied, each with a change record carrying the transaction's id, and
+the batch commits atomically.  Writers are serialized by the engine, so the
+transaction is serializable with respect to every other write.  Reads use one
+snapshot.  ClientRequestToken answers are kept in the engine for 10 minutes.
+"""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+import orjson
+
+from dynamodbforge import errors
+from dynamodbforge.database import Database
+from dynamodbforge.expressions import ExpressionContext
+from dynamodbforge.ops import items
+from dynamodbforge.protocol import attributes
+
+MAX_ACTIONS = 100  # "Member must have length less than or equal to 100"
+MAX_REQUEST_BYTES = 4 * 1024 * 1024  # transactions carry at most 4 MB of items
+IDEMPOTENCY_SECONDS = 600  # ClientRequestToken is valid for 10 minutes
+TOKEN_PREFIX = b"\x00X"
+
+_PREPARE = {
+    "Put": items.prepare_put,
+    "Update": items.prepare_update,
+    "Delete": items.prepare_delete,
+    "ConditionCheck": items.prepare_condition_check,
+}
+
+
+def _cancelled(reasons: list[dict[str, Any]]) -> errors.DynamoDBError:
+    codes = ", ".join(r["Code"] for r in reasons)
+    return errors.DynamoDBError(
+        "TransactionCanceledException",
+        f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]",
+        extra={"CancellationReasons": reasons},
+        message_key="Message",
+    )
+
+
+def _request_digest(req: dict[str, Any]) -> str:
+    material = {k: v for k, v in req.items() if k != "ClientRequestToken"}
+    return hashlib.sha256(orjson.dumps(material, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def transact_write_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+    entries = req["TransactItems"]
+    actions: list[items.WriteAction] = []
+    for entry in entries:
+        kinds = [k for k in _PREPARE if k in entry]
+        if len(kinds) != 1:
+            raise errors.validation(
+                "TransactItems can only contain one of Check, Put, Update or Delete"
+            )
+        actions.append(_PREPARE[kinds[0]](db, entry[kinds[0]]))
+    seen: set[bytes] = set()
+    total = 0
+    for action in actions:
+        skey = items.storage_key(action.info, action.key)
+        if skey in seen:
+            raise errors.validation("Transaction request cannot include multiple operations on one item")
+        seen.add(skey)
+        total += action.new_size
+    if total > MAX_REQUEST_BYTES:
+        raise errors.validation("Transaction request cannot be larger than 4 MB")
+
+    token = req.get("ClientRequestToken")
+    digest = _request_digest(req) if token else ""
+    txid = str(uuid.uuid4())
+    capacity: dict[str, float] = {}
+    with db.engine.write() as batch:
+        if token:
+            previous = batch.get(TOKEN_PREFIX + token.encode())
+            if previous is not None:
+                record = orjson.loads(previous)
+                if db.clock() - record["ts"] < IDEMPOTENCY_SECONDS:
+                    if record["digest"] != digest:
+                        raise errors.DynamoDBError(
+                            "IdempotentParameterMismatchException",
+                            "The request uses the same client token as a previous, but non-identical request.",
+                        )
+                    return record["response"]
+        olds = []
+        reasons: list[dict[str, Any]] = []
+        failed = False
+        for action in actions:
+            raw = batch.get(items.storage_key(action.info, action.key))
+            old = orjson.loads(raw) if raw is not None else None
+            olds.append(old)
+            if action.condition_holds(old):
+                reasons.append({"Code": "None"})
+                continue
+            failed = True
+            reason: dict[str, Any] = {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}
+            if action.return_old_on_failure and old is not None:
+                reason["Item"] = old
+            reasons.append(reason)
+        if failed:
+            raise _cancelled(reasons)
+        news = []
+        for i, (action, old) in enumerate(zip(actions, olds)):
+            try:
+                news.append(action.compute(old))
+            except errors.DynamoDBError as exc:
+                reasons = [{"Code": "None"} for _ in actions]
+                reasons[i] = {"Code": "ValidationError", "Message": exc.message or ""}
+                raise _cancelled(reasons) from None
+        for action, old, new in zip(actions, olds, news):
+            if action.kind != "ConditionCheck":
+                items.write_in_batch(db, batch, action.info, action.key, lambda _o, _n=new: _n, transaction_id=txid)
+            units = 2 * action.units(old, new)  # transactional writes cost twice
+            capacity[action.info.name] = capacity.get(action.info.name, 0.0) + units
+        response: dict[str, Any] = {}
+        mode = req.get("ReturnConsumedCapacity", "NONE")
+        if mode != "NONE":
+            response["ConsumedCapacity"] = [_capacity(mode, t, u) for t, u in capacity.items()]
+        if token:
+            batch.put(
+                TOKEN_PREFIX + token.encode(),
+                orjson.dumps({"ts": db.clock(), "digest": digest, "response": response}),
+            )
+    return response
+
+
+def _capacity(mode: str, table: str, units: float) -> dict[str, Any]:
+    out: dict[str, Any] = {"TableName": table, "CapacityUnits": units}
+    if mode == "INDEXES":
+        out["Table"] = {"CapacityUnits": units}
+    return out
+
+
+def transact_get_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+    plans = []
+    for entry in req["TransactItems"]:
+        spec = entry["Get"]
+        ctx = ExpressionContext(spec.get("ExpressionAttributeNames"), None)
+        proj = ctx.projection(spec["ProjectionExpression"]) if "ProjectionExpression" in spec else None
+        ctx.check_unused()
+        plans.append((spec, proj))
+    responses: list[dict[str, Any]] = []
+    capacity: dict[str, float] = {}
+    with db.engine.read() as reader:
+        seen: set[bytes] = set()
+        keyed = []
+        for spec, proj in plans:
+            info = db.catalog.get(spec["TableName"], reader)
+            attributes.validate_key(spec["Key"], info)
+            skey = items.storage_key(info, spec["Key"])
+            if skey in seen:
+                raise errors.validation("Transaction request cannot include multiple operations on one item")
+            seen.add(skey)
+            keyed.append((info, skey, proj))
+        for info, skey, proj in keyed:
+            raw = reader.get(skey)
+            item = orjson.loads(raw) if raw is not None else None
+            size = attributes.item_size(item) if item is not None else 0
+            capacity[info.name] = capacity.get(info.name, 0.0) + 2 * items.read_units(size, True)
+            responses.append({"Item": proj.apply(item) if proj is not None else item} if item is not None else {})
+    out: dict[str, Any] = {"Responses": responses}
+    mode = req.get("ReturnConsumedCapacity", "NONE")
+    if mode != "NONE":
+        out["ConsumedCapacity"] = [_capacity(mode, t, u) for t, u in capacity.items()]
+    return out

@@ -1,0 +1,96 @@
+"""DynamoDB numbers: up to 38 significant digits, magnitude 1E-130 .. 9.99..E+125.
+
+Numbers travel as strings and are stored in their normalised form (``"1.50"`` ->
+``"1.5"``, ``"-0"`` -> ``"0"``, ``"1E+2"`` -> ``"100"``), so that equal numbers
+compare equal byte-for-byte and come back the way AWS returns them.
+"""
+from __future__ import annotations
+
+import decimal
+import re
+from decimal import Decimal
+
+from dynamodbforge import errors
+
+# Enough precision that arithmetic on two legal numbers is exact before we check
+# the 38-digit rule (AWS rejects results that need more digits, it does not round).
+_CTX = decimal.Context(prec=300, Emax=999999, Emin=-999999, traps=[decimal.InvalidOperation])
+
+_NUMBER_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+MAX_DIGITS = 38  # "Attempting to store more than 38 significant digits in a Number"
+MAX_EXPONENT = 125  # largest magnitude 9.9999999999999999999999999999999999999E+125
+MIN_EXPONENT = -130  # smallest magnitude 1E-130
+
+
+def parse(text: str) -> Decimal:
+    """Parse a wire number string, raising AWS's ValidationException when it is not legal."""
+    if not isinstance(text, str) or not _NUMBER_RE.match(text):
+        raise errors.validation(f"The parameter cannot be converted to a numeric value: {text}")
+    value = _CTX.create_decimal(text)
+    check(value)
+    return value
+
+
+def check(value: Decimal) -> None:
+    """Raise AWS's errors for a value outside DynamoDB's number range or precision."""
+    if value.is_zero():
+        return
+    sign, digits, exponent = value.normalize(_CTX).as_tuple()
+    assert isinstance(exponent, int)
+    if len(digits) > MAX_DIGITS:
+        raise errors.validation("Attempting to store more than 38 significant digits in a Number")
+    magnitude = exponent + len(digits) - 1  # power of ten of the leading digit
+    if magnitude > MAX_EXPONENT:
+        raise errors.validation(
+            "Number overflow. Attempting to store a number with magnitude larger than supported range"
+        )
+    if magnitude < MIN_EXPONENT:
+        raise errors.validation(
+            "Number underflow. Attempting to store a number with magnitude smaller than supported range"
+        )
+
+
+def format(value: Decimal) -> str:
+    """The canonical string DynamoDB returns: no exponent, no trailing zeros, no '-0'."""
+    if value.is_zero():
+        return "0"
+    value = value.normalize(_CTX)
+    text = "{:f}".format(value)
+    return text
+
+
+def normalize(text: str) -> str:
+    """Validate and canonicalise a wire number string."""
+    return format(parse(text))
+
+
+def to_decimal(text: str) -> Decimal:
+    """Decimal of an already-normalised stored number (no validation)."""
+    return _CTX.create_decimal(text)
+
+
+def add(a: str, b: str) -> str:
+    """a + b as DynamoDB computes it (exact; range and precision checked)."""
+    result = _CTX.add(to_decimal(a), to_decimal(b))
+    check(result)
+    return format(result)
+
+
+def subtract(a: str, b: str) -> str:
+    result = _CTX.subtract(to_decimal(a), to_decimal(b))
+    check(result)
+    return format(result)
+
+
+def compare(a: str, b: str) -> int:
+    """-1, 0 or 1 comparing two numbers numerically."""
+    da, db = to_decimal(a), to_decimal(b)
+    return -1 if da < db else (1 if da > db else 0)
+
+
+def decompose(text: str) -> tuple[int, tuple[int, ...], int]:
+    """(sign, significant digits, exponent) of a non-zero stored number, exactly."""
+    sign, digits, exponent = to_decimal(text).normalize(_CTX).as_tuple()
+    assert isinstance(exponent, int)
+    return sign, digits, exponent

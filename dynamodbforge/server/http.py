@@ -1,0 +1,210 @@
+"""HTTP/1.1 front: framing, gzip, request ids, CRC32, health check — nothing else.
+
+Built on httptools (llhttp) with an asyncio Protocol; operations are fast and
+synchronous, so each request is answered straight from ``on_message_complete``
+without creating a task.  Responses to pipelined requests go out in order.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import time
+import zlib
+from email.utils import formatdate
+from typing import Any
+
+import httptools
+
+from dynamodbforge import errors
+from dynamodbforge.service import Service
+
+log = logging.getLogger("dynamodbforge.http")
+
+MAX_BODY_BYTES = 16 * 1024 * 1024  # DynamoDB refuses request bodies over 16 MB with 413
+
+_REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 413: b"Request Entity Too Large",
+            500: b"Internal Server Error"}
+
+
+def _request_id() -> bytes:
+    # AWS request ids are 52 upper-case alphanumerics.
+    return base64.b32encode(os.urandom(35))[:52]
+
+
+class _DateCache:
+    """The Date header, formatted once a second rather than once a request."""
+
+    def __init__(self) -> None:
+        self._second = 0
+        self._value = b""
+
+    def get(self) -> bytes:
+        now = int(time.time())
+        if now != self._second:
+            self._second = now
+            self._value = formatdate(now, usegmt=True).encode()
+        return self._value
+
+
+_DATE = _DateCache()
+
+
+class HttpProtocol(asyncio.Protocol):
+    __slots__ = ("_service", "_auth", "_transport", "_parser", "_url", "_headers", "_body", "_body_len",
+                 "_too_large", "_health")
+
+    def __init__(self, service: Service, auth: Any, health: bytes) -> None:
+        self._service = service
+        self._auth = auth
+        self._health = health
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpRequestParser(self)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._url = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._body: list[bytes] = []
+        self._body_len = 0
+        self._too_large = False
+
+    # -- asyncio.Protocol --------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._close()
+        except httptools.HttpParserError:
+            self._send_raw(400, b"", b"text/plain", keep_alive=False)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+
+    # -- httptools callbacks -------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._reset()
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers[name.lower()] = value
+
+    def on_headers_complete(self) -> None:
+        length = self._headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            self._too_large = True
+
+    def on_body(self, body: bytes) -> None:
+        if self._too_large:
+            return
+        self._body_len += len(body)
+        if self._body_len > MAX_BODY_BYTES:
+            self._too_large = True
+            self._body = []
+        else:
+            self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        keep_alive = self._parser.should_keep_alive()
+        headers = self._headers
+        method = self._parser.get_method()
+        if self._too_large:
+            status, body = errors.request_too_large().to_wire()
+            self._send(status, body, b"application/x-amz-json-1.0", keep_alive=False)
+            return
+        if method == b"GET":
+            self._send_raw(200, self._health, b"text/plain", keep_alive)
+            return
+        if method != b"POST":
+            self._send_raw(404, b"<UnknownOperationException/>\n", b"text/xml", keep_alive)
+            return
+        body = b"".join(self._body) if len(self._body) != 1 else self._body[0]
+        content_type = headers.get(b"content-type", b"application/x-amz-json-1.0")
+        response_type = b"application/x-amz-json-1.1" if content_type.endswith(b"1.1") else (
+            b"application/x-amz-json-1.0")
+        if headers.get(b"content-encoding", b"").strip().lower() == b"gzip":
+            try:
+                body = _gunzip(body)
+            except ValueError:
+                status, out = errors.request_too_large().to_wire()
+                self._send(status, out, response_type, keep_alive=False)
+                return
+            except (zlib.error, EOFError):
+                status, out = errors.serialization().to_wire()
+                self._send(status, out, response_type, keep_alive)
+                return
+        try:
+            self._auth.authenticate(method, self._url, headers, body)
+        except errors.DynamoDBError as exc:
+            status, out = exc.to_wire()
+            self._send(status, out, response_type, keep_alive)
+            return
+        target = headers.get(b"x-amz-target")
+        status, out = self._service.handle(target.decode("latin-1") if target else None, body)
+        gzip_out = b"gzip" in headers.get(b"accept-encoding", b"")
+        self._send(status, out, response_type, keep_alive, gzip_out)
+
+    # -- responses -------------------------------------------------------------
+    def _send(self, status: int, body: bytes, content_type: bytes, keep_alive: bool, gzip_out: bool = False) -> None:
+        extra = b""
+        if gzip_out:
+            body = zlib.compress(body, 6, wbits=31)
+            extra = b"Content-Encoding: gzip\r\n"
+        extra += b"x-amz-crc32: " + str(zlib.crc32(body)).encode() + b"\r\n"
+        self._write(status, body, content_type, keep_alive, extra)
+
+    def _send_raw(self, status: int, body: bytes, content_type: bytes, keep_alive: bool) -> None:
+        self._write(status, body, content_type, keep_alive, b"")
+
+    def _write(self, status: int, body: bytes, content_type: bytes, keep_alive: bool, extra: bytes) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        head = b"".join((
+            b"HTTP/1.1 ", str(status).encode(), b" ", _REASONS.get(status, b"Error"), b"\r\n",
+            b"x-amzn-RequestId: ", _request_id(), b"\r\n",
+            extra,
+            b"Content-Type: ", content_type, b"\r\n",
+            b"Content-Length: ", str(len(body)).encode(), b"\r\n",
+            b"Date: ", _DATE.get(), b"\r\n",
+            b"" if keep_alive else b"Connection: close\r\n",
+            b"\r\n",
+        ))
+        transport.write(head + body)
+        if not keep_alive:
+            transport.close()
+
+    def _close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+def _gunzip(data: bytes) -> bytes:
+    """Decompress a gzip body, refusing to inflate past the 16 MB request limit."""
+    decompressor = zlib.decompressobj(wbits=47)
+    out = decompressor.decompress(data, MAX_BODY_BYTES + 1)
+    if len(out) > MAX_BODY_BYTES or decompressor.unconsumed_tail:
+        raise ValueError("too large")
+    if not decompressor.eof:
+        raise EOFError("truncated gzip body")
+    return out
+
+
+async def serve(service: Service, host: str, port: int, *, auth: Any, reuse_port: bool = False,
+                ready: "asyncio.Future[None] | None" = None, sock: Any = None) -> None:
+    loop = asyncio.get_running_loop()
+    health = f"healthy: {host}:{port} ".encode()
+    if sock is not None:
+        server = await loop.create_server(lambda: HttpProtocol(service, auth, health), sock=sock, backlog=1024)
+    else:
+        server = await loop.create_server(
+            lambda: HttpProtocol(service, auth, health), host, port, reuse_port=reuse_port, backlog=1024
+        )
+    async with server:
+        await server.serve_forever()

@@ -1,0 +1,69 @@
+"""The storage engine contract every backend satisfies (SQLite today, PostgreSQL later).
+
+An ordered byte key space with point reads, range scans, snapshot reads and atomic,
+serializable write batches.  A write batch also appends change records: the item
+write and its change record commit together or not at all, which is what streams,
+TTL, point-in-time recovery and replication rely on.
+"""
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Iterator, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRecord:
+    """One item change.  Images are orjson-serialised wire-format items (None: absent)."""
+
+    table: str
+    keys: bytes  # orjson of the key attributes
+    old_image: bytes | None
+    new_image: bytes | None
+    timestamp: float
+    origin: str  # region that originated the write (replication)
+    transaction_id: str | None = None
+    user_identity: str | None = None  # e.g. "dynamodb.amazonaws.com" for TTL deletes
+    sequence: int = 0  # assigned by the engine on commit
+
+
+class Reader(Protocol):
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def scan(
+        self, start: bytes, end: bytes | None, *, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Pairs with start <= key < end (end None: unbounded), ascending or descending."""
+        ...
+
+
+class WriteBatch(Reader, Protocol):
+    """Reads see the batch's own writes; everything commits atomically on exit."""
+
+    def put(self, key: bytes, value: bytes) -> None: ...
+
+    def delete(self, key: bytes) -> None: ...
+
+    def delete_range(self, start: bytes, end: bytes | None) -> None: ...
+
+    def log_change(self, record: ChangeRecord) -> None: ...
+
+
+class Engine(Protocol):
+    def get(self, key: bytes) -> bytes | None:
+        """Latest committed value (a single consistent point read)."""
+        ...
+
+    def read(self) -> AbstractContextManager[Reader]:
+        """A consistent snapshot for several reads."""
+        ...
+
+    def write(self) -> AbstractContextManager[WriteBatch]:
+        """An exclusive write batch, serializable against every other writer."""
+        ...
+
+    def changes(self, after_sequence: int, limit: int) -> list[ChangeRecord]: ...
+
+    def trim_changes(self, before_timestamp: float) -> int: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,91 @@
+"""Every test reaches the server through the ``endpoint`` fixture.
+
+By default a real ``ddbforge serve`` is started on a free loopback port with a
+temporary data directory.  Set ``DDBFORGE_ENDPOINT`` to run the same tests against
+another DynamoDB endpoint, and ``DDBFORGE_TEST_WORKERS=2`` to run the started
+server with two worker processes.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+
+import boto3
+import pytest
+from botocore.config import Config
+
+sys.path.insert(0, os.path.dirname(__file__))
+from server_process import ServerProcess  # noqa: E402
+
+REGION = "us-east-1"
+CREDENTIALS = {"aws_access_key_id": "AKIDFORGETEST", "aws_secret_access_key": "forge-test-secret"}
+
+
+@pytest.fixture(scope="session")
+def endpoint(tmp_path_factory: pytest.TempPathFactory):
+    external = os.environ.get("DDBFORGE_ENDPOINT")
+    if external:
+        yield external
+        return
+    server = ServerProcess(str(tmp_path_factory.mktemp("ddbforge-data"))).start()
+    try:
+        yield server.endpoint
+    finally:
+        server.stop()
+
+
+def make_client(endpoint: str, service: str = "dynamodb"):
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name=REGION,
+        config=Config(retries={"max_attempts": 1}), **CREDENTIALS,
+    )
+
+
+@pytest.fixture(scope="session")
+def dynamodb(endpoint: str):
+    return make_client(endpoint)
+
+
+@pytest.fixture(scope="session")
+def resource(endpoint: str):
+    return boto3.resource("dynamodb", endpoint_url=endpoint, region_name=REGION, **CREDENTIALS)
+
+
+def unique_name(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def create_table(client, name: str, hash_key=("pk", "S"), range_key=None, **extra) -> str:
+    attrs = [{"AttributeName": hash_key[0], "AttributeType": hash_key[1]}]
+    schema = [{"AttributeName": hash_key[0], "KeyType": "HASH"}]
+    if range_key:
+        attrs.append({"AttributeName": range_key[0], "AttributeType": range_key[1]})
+        schema.append({"AttributeName": range_key[0], "KeyType": "RANGE"})
+    client.create_table(
+        TableName=name, AttributeDefinitions=attrs, KeySchema=schema, BillingMode="PAY_PER_REQUEST", **extra
+    )
+    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    return name
+
+
+@pytest.fixture(scope="module")
+def hash_table(dynamodb):
+    """A table keyed by pk (S) alone, shared by a test module."""
+    name = create_table(dynamodb, unique_name("hash"))
+    yield name
+    dynamodb.delete_table(TableName=name)
+
+
+@pytest.fixture(scope="module")
+def range_table(dynamodb):
+    """A table keyed by pk (S) and sk (N), shared by a test module."""
+    name = create_table(dynamodb, unique_name("range"), range_key=("sk", "N"))
+    yield name
+    dynamodb.delete_table(TableName=name)
+
+
+def error_of(excinfo) -> tuple[str, str]:
+    """(code, message) of a botocore ClientError."""
+    err = excinfo.value.response["Error"]
+    return err["Code"], err.get("Message", "")

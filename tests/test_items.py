@@ -1,0 +1,205 @@
+"""Single-item operations: PutItem, GetItem, UpdateItem, DeleteItem."""
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import error_of
+
+ALL_TYPES = {
+    "pk": {"S": "all-types"},
+    "s": {"S": "héllo"},
+    "n": {"N": "-12.5"},
+    "b": {"B": b"\x00\x01binary"},
+    "t": {"BOOL": True},
+    "z": {"NULL": True},
+    "m": {"M": {"inner": {"L": [{"N": "1"}, {"S": "x"}]}}},
+    "l": {"L": [{"M": {}}, {"L": []}, {"SS": ["a"]}]},
+    "ss": {"SS": ["b", "a"]},
+    "ns": {"NS": ["1", "2.5"]},
+    "bs": {"BS": [b"x", b"y"]},
+}
+
+
+def _canon(item):
+    """Sets come back in any order, as in AWS."""
+    out = {}
+    for k, v in item.items():
+        (t, val), = v.items()
+        if t in ("SS", "NS", "BS"):
+            out[k] = {t: sorted(val)}
+        elif t == "M":
+            out[k] = {t: _canon(val)}
+        elif t == "L":
+            out[k] = {t: [_canon({"_": e})["_"] for e in val]}
+        else:
+            out[k] = v
+    return out
+
+
+def test_put_get_every_type(dynamodb, hash_table):
+    dynamodb.put_item(TableName=hash_table, Item=ALL_TYPES)
+    item = dynamodb.get_item(TableName=hash_table, Key={"pk": {"S": "all-types"}}, ConsistentRead=True)["Item"]
+    assert _canon(item) == _canon(ALL_TYPES)
+
+
+def test_get_missing_item_has_no_item(dynamodb, hash_table):
+    resp = dynamodb.get_item(TableName=hash_table, Key={"pk": {"S": "nothing-here"}})
+    assert "Item" not in resp
+
+
+def test_numbers_are_normalised_not_rounded(dynamodb, hash_table):
+    big = "12345678901234567890123456789012345678"
+    dynamodb.put_item(
+        TableName=hash_table,
+        Item={"pk": {"S": "nums"}, "a": {"N": "1.50"}, "b": {"N": big}, "c": {"N": "-0"},
+              "d": {"N": "1E+2"}, "e": {"N": "0.000100"}, "f": {"NS": ["1.0", "2"]}},
+    )
+    item = dynamodb.get_item(TableName=hash_table, Key={"pk": {"S": "nums"}})["Item"]
+    assert item["a"] == {"N": "1.5"}
+    assert item["b"] == {"N": big}
+    assert item["c"] == {"N": "0"}
+    assert item["d"] == {"N": "100"}
+    assert item["e"] == {"N": "0.0001"}
+    assert sorted(item["f"]["NS"]) == ["1", "2"]
+
+
+def test_put_return_values_all_old(dynamodb, hash_table):
+    key = {"pk": {"S": "rv-put"}}
+    resp = dynamodb.put_item(TableName=hash_table, Item={**key, "v": {"N": "1"}}, ReturnValues="ALL_OLD")
+    assert "Attributes" not in resp
+    resp = dynamodb.put_item(TableName=hash_table, Item={**key, "v": {"N": "2"}}, ReturnValues="ALL_OLD")
+    assert resp["Attributes"] == {**key, "v": {"N": "1"}}
+
+
+def test_conditional_put_failure_returns_old_item_when_asked(dynamodb, hash_table):
+    key = {"pk": {"S": "cond-put"}}
+    dynamodb.put_item(TableName=hash_table, Item={**key, "v": {"N": "1"}})
+    with pytest.raises(ClientError) as exc:
+        dynamodb.put_item(
+            TableName=hash_table, Item={**key, "v": {"N": "2"}},
+            ConditionExpression="attribute_not_exists(pk)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    assert error_of(exc) == ("ConditionalCheckFailedException", "The conditional request failed")
+    assert exc.value.response["Item"] == {**key, "v": {"N": "1"}}
+    with pytest.raises(ClientError) as exc:
+        dynamodb.put_item(
+            TableName=hash_table, Item={**key, "v": {"N": "2"}}, ConditionExpression="attribute_not_exists(pk)"
+        )
+    assert "Item" not in exc.value.response
+    assert dynamodb.get_item(TableName=hash_table, Key=key)["Item"]["v"] == {"N": "1"}
+
+
+def test_update_creates_and_modifies(dynamodb, hash_table):
+    key = {"pk": {"S": "upd"}}
+    resp = dynamodb.update_item(
+        TableName=hash_table, Key=key,
+        UpdateExpression="SET #c = if_not_exists(#c, :zero) + :one, tags = :tags",
+        ExpressionAttributeNames={"#c": "count"},
+        ExpressionAttributeValues={":zero": {"N": "0"}, ":one": {"N": "1"}, ":tags": {"SS": ["a"]}},
+        ReturnValues="ALL_NEW",
+    )
+    assert resp["Attributes"] == {**key, "count": {"N": "1"}, "tags": {"SS": ["a"]}}
+    resp = dynamodb.update_item(
+        TableName=hash_table, Key=key,
+        UpdateExpression="ADD #c :five, tags :more REMOVE nothing",
+        ExpressionAttributeNames={"#c": "count"},
+        ExpressionAttributeValues={":five": {"N": "5"}, ":more": {"SS": ["b"]}},
+        ReturnValues="UPDATED_NEW",
+    )
+    assert resp["Attributes"]["count"] == {"N": "6"}
+    assert sorted(resp["Attributes"]["tags"]["SS"]) == ["a", "b"]
+    resp = dynamodb.update_item(
+        TableName=hash_table, Key=key, UpdateExpression="DELETE tags :a",
+        ExpressionAttributeValues={":a": {"SS": ["a"]}}, ReturnValues="UPDATED_OLD",
+    )
+    assert sorted(resp["Attributes"]["tags"]["SS"]) == ["a", "b"]
+    assert dynamodb.get_item(TableName=hash_table, Key=key)["Item"]["tags"] == {"SS": ["b"]}
+
+
+def test_update_without_expression_creates_key_only_item(dynamodb, hash_table):
+    key = {"pk": {"S": "upd-empty"}}
+    resp = dynamodb.update_item(TableName=hash_table, Key=key, ReturnValues="ALL_NEW")
+    assert resp["Attributes"] == key
+
+
+def test_update_key_attribute_is_rejected(dynamodb, hash_table):
+    with pytest.raises(ClientError) as exc:
+        dynamodb.update_item(
+            TableName=hash_table, Key={"pk": {"S": "x"}}, UpdateExpression="SET pk = :v",
+            ExpressionAttributeValues={":v": {"S": "y"}},
+        )
+    assert error_of(exc) == (
+        "ValidationException",
+        "One or more parameter values were invalid: Cannot update attribute pk. This attribute is part of the key",
+    )
+
+
+def test_optimistic_locking_condition(dynamodb, hash_table):
+    key = {"pk": {"S": "locked"}}
+    dynamodb.put_item(TableName=hash_table, Item={**key, "version": {"N": "1"}})
+    dynamodb.update_item(
+        TableName=hash_table, Key=key, UpdateExpression="SET version = version + :one",
+        ConditionExpression="version = :expected",
+        ExpressionAttributeValues={":one": {"N": "1"}, ":expected": {"N": "1"}},
+    )
+    with pytest.raises(ClientError) as exc:
+        dynamodb.update_item(
+            TableName=hash_table, Key=key, UpdateExpression="SET version = version + :one",
+            ConditionExpression="version = :expected",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":expected": {"N": "1"}},
+        )
+    assert error_of(exc)[0] == "ConditionalCheckFailedException"
+    assert dynamodb.get_item(TableName=hash_table, Key=key)["Item"]["version"] == {"N": "2"}
+
+
+def test_delete_return_values_and_condition(dynamodb, hash_table):
+    key = {"pk": {"S": "del"}}
+    dynamodb.put_item(TableName=hash_table, Item={**key, "v": {"S": "x"}})
+    with pytest.raises(ClientError) as exc:
+        dynamodb.delete_item(TableName=hash_table, Key=key, ConditionExpression="v = :y",
+                             ExpressionAttributeValues={":y": {"S": "y"}})
+    assert error_of(exc)[0] == "ConditionalCheckFailedException"
+    resp = dynamodb.delete_item(TableName=hash_table, Key=key, ReturnValues="ALL_OLD")
+    assert resp["Attributes"] == {**key, "v": {"S": "x"}}
+    assert "Attributes" not in dynamodb.delete_item(TableName=hash_table, Key=key, ReturnValues="ALL_OLD")
+
+
+def test_projection_expression(dynamodb, hash_table):
+    key = {"pk": {"S": "proj"}}
+    dynamodb.put_item(TableName=hash_table, Item={
+        **key, "a": {"M": {"b": {"L": [{"N": "0"}, {"N": "1"}, {"M": {"c": {"S": "deep"}, "d": {"S": "no"}}}]}}},
+        "e": {"S": "e"},
+    })
+    item = dynamodb.get_item(TableName=hash_table, Key=key, ProjectionExpression="a.b[2].c, #e",
+                             ExpressionAttributeNames={"#e": "e"})["Item"]
+    assert item == {"a": {"M": {"b": {"L": [{"M": {"c": {"S": "deep"}}}]}}}, "e": {"S": "e"}}
+
+
+def test_consumed_capacity_units(dynamodb, hash_table):
+    key = {"pk": {"S": "cap"}}
+    resp = dynamodb.put_item(TableName=hash_table, Item={**key, "big": {"S": "x" * 3000}},
+                             ReturnConsumedCapacity="TOTAL")
+    assert resp["ConsumedCapacity"] == {"TableName": hash_table, "CapacityUnits": 3.0}
+    resp = dynamodb.get_item(TableName=hash_table, Key=key, ReturnConsumedCapacity="TOTAL")
+    assert resp["ConsumedCapacity"] == {"TableName": hash_table, "CapacityUnits": 0.5}
+    resp = dynamodb.get_item(TableName=hash_table, Key=key, ConsistentRead=True, ReturnConsumedCapacity="INDEXES")
+    assert resp["ConsumedCapacity"] == {"TableName": hash_table, "CapacityUnits": 1.0, "Table": {"CapacityUnits": 1.0}}
+    resp = dynamodb.delete_item(TableName=hash_table, Key=key, ReturnConsumedCapacity="TOTAL")
+    assert resp["ConsumedCapacity"] == {"TableName": hash_table, "CapacityUnits": 3.0}
+
+
+def test_item_size_limit(dynamodb, hash_table):
+    with pytest.raises(ClientError) as exc:
+        dynamodb.put_item(TableName=hash_table, Item={"pk": {"S": "huge"}, "x": {"S": "x" * (400 * 1024)}})
+    assert error_of(exc) == ("ValidationException", "Item size has exceeded the maximum allowed size")
+    # exactly 400 KB is allowed: "pk"+"ok" (4 bytes) + "x" (1 byte) + value
+    dynamodb.put_item(TableName=hash_table, Item={"pk": {"S": "ok"}, "x": {"S": "x" * (400 * 1024 - 5)}})
+
+
+def test_resource_api_roundtrip(resource, hash_table):
+    table = resource.Table(hash_table)
+    table.put_item(Item={"pk": "res", "n": 3, "l": [1, "two"], "m": {"k": True}})
+    item = table.get_item(Key={"pk": "res"})["Item"]
+    assert item == {"pk": "res", "n": 3, "l": [1, "two"], "m": {"k": True}}

@@ -1,0 +1,177 @@
+"""Table operations: CreateTable, DescribeTable, ListTables, UpdateTable, DeleteTable."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import create_table, error_of, unique_name
+
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def test_create_provisioned_table_description(dynamodb):
+    name = unique_name()
+    resp = dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "ID", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "ID", "KeyType": "HASH"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+    )
+    desc = resp["TableDescription"]
+    assert desc["TableName"] == name
+    assert desc["TableStatus"] == "CREATING"
+    assert desc["AttributeDefinitions"] == [{"AttributeName": "ID", "AttributeType": "S"}]
+    assert desc["KeySchema"] == [{"AttributeName": "ID", "KeyType": "HASH"}]
+    assert desc["ProvisionedThroughput"] == {
+        "NumberOfDecreasesToday": 0, "ReadCapacityUnits": 5, "WriteCapacityUnits": 5
+    }
+    assert desc["TableSizeBytes"] == 0 and desc["ItemCount"] == 0
+    assert desc["TableArn"] == f"arn:aws:dynamodb:us-east-1:000000000000:table/{name}"
+    assert UUID_RE.match(desc["TableId"])
+    assert "BillingModeSummary" not in desc
+    dynamodb.get_waiter("table_exists").wait(TableName=name)
+    table = dynamodb.describe_table(TableName=name)["Table"]
+    assert table["TableStatus"] == "ACTIVE"
+    assert table["TableId"] == desc["TableId"]
+    assert table["CreationDateTime"] == desc["CreationDateTime"]
+    dynamodb.delete_table(TableName=name)
+
+
+def test_create_on_demand_table(dynamodb):
+    name = create_table(dynamodb, unique_name(), range_key=("sk", "N"))
+    table = dynamodb.describe_table(TableName=name)["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["ProvisionedThroughput"] == {
+        "NumberOfDecreasesToday": 0, "ReadCapacityUnits": 0, "WriteCapacityUnits": 0
+    }
+    assert table["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}
+    ]
+    dynamodb.delete_table(TableName=name)
+
+
+def test_create_existing_table_is_resource_in_use(dynamodb, hash_table):
+    with pytest.raises(ClientError) as exc:
+        create_table(dynamodb, hash_table)
+    assert error_of(exc) == ("ResourceInUseException", f"Table already exists: {hash_table}")
+
+
+def test_describe_missing_table(dynamodb):
+    with pytest.raises(ClientError) as exc:
+        dynamodb.describe_table(TableName="no-such-table")
+    assert error_of(exc) == (
+        "ResourceNotFoundException", "Requested resource not found: Table: no-such-table not found"
+    )
+
+
+def test_delete_missing_table(dynamodb):
+    with pytest.raises(ClientError) as exc:
+        dynamodb.delete_table(TableName="no-such-table")
+    assert error_of(exc) == (
+        "ResourceNotFoundException", "Requested resource not found: Table: no-such-table not found"
+    )
+
+
+def test_delete_table_returns_deleting_and_removes_items(dynamodb):
+    name = create_table(dynamodb, unique_name())
+    dynamodb.put_item(TableName=name, Item={"pk": {"S": "a"}})
+    resp = dynamodb.delete_table(TableName=name)
+    assert resp["TableDescription"]["TableStatus"] == "DELETING"
+    assert resp["TableDescription"]["ItemCount"] == 1
+    dynamodb.get_waiter("table_not_exists").wait(TableName=name)
+    create_table(dynamodb, name)
+    assert "Item" not in dynamodb.get_item(TableName=name, Key={"pk": {"S": "a"}})
+    dynamodb.delete_table(TableName=name)
+
+
+def test_list_tables_paging(dynamodb):
+    prefix = unique_name("list")
+    names = sorted(create_table(dynamodb, f"{prefix}-{i}") for i in range(5))
+    seen: list[str] = []
+    start = None
+    while True:
+        kwargs = {"Limit": 2}
+        if start:
+            kwargs["ExclusiveStartTableName"] = start
+        resp = dynamodb.list_tables(**kwargs)
+        seen += resp["TableNames"]
+        assert len(resp["TableNames"]) <= 2
+        start = resp.get("LastEvaluatedTableName")
+        if not start:
+            break
+        assert start == resp["TableNames"][-1]
+    assert [n for n in seen if n.startswith(prefix)] == names
+    assert seen == sorted(seen)
+    paginated = [n for page in dynamodb.get_paginator("list_tables").paginate() for n in page["TableNames"]]
+    assert paginated == seen
+    for n in names:
+        dynamodb.delete_table(TableName=n)
+
+
+def test_item_count_and_size_are_live(dynamodb):
+    name = create_table(dynamodb, unique_name())
+    dynamodb.put_item(TableName=name, Item={"pk": {"S": "ab"}, "x": {"S": "hello"}})
+    dynamodb.put_item(TableName=name, Item={"pk": {"S": "cd"}})
+    table = dynamodb.describe_table(TableName=name)["Table"]
+    assert table["ItemCount"] == 2
+    # "pk"+"ab" = 4 bytes, "x"+"hello" = 6 bytes, "pk"+"cd" = 4 bytes
+    assert table["TableSizeBytes"] == 14
+    dynamodb.delete_item(TableName=name, Key={"pk": {"S": "ab"}})
+    table = dynamodb.describe_table(TableName=name)["Table"]
+    assert (table["ItemCount"], table["TableSizeBytes"]) == (1, 4)
+    dynamodb.delete_table(TableName=name)
+
+
+def test_update_table_throughput(dynamodb):
+    name = unique_name()
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+    )
+    resp = dynamodb.update_table(
+        TableName=name, ProvisionedThroughput={"ReadCapacityUnits": 10, "WriteCapacityUnits": 5}
+    )
+    desc = resp["TableDescription"]
+    assert desc["TableStatus"] == "UPDATING"
+    assert desc["ProvisionedThroughput"]["ReadCapacityUnits"] == 10
+    assert "LastIncreaseDateTime" in desc["ProvisionedThroughput"]
+    with pytest.raises(ClientError) as exc:
+        dynamodb.update_table(
+            TableName=name, ProvisionedThroughput={"ReadCapacityUnits": 10, "WriteCapacityUnits": 5}
+        )
+    code, message = error_of(exc)
+    assert code == "ValidationException"
+    assert message.startswith("The provisioned throughput for the table will not change.")
+    resp = dynamodb.update_table(TableName=name, BillingMode="PAY_PER_REQUEST")
+    assert resp["TableDescription"]["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    with pytest.raises(ClientError) as exc:
+        dynamodb.update_table(TableName=name, BillingMode="PROVISIONED")
+    assert error_of(exc) == (
+        "ValidationException",
+        "One or more parameter values were invalid: ProvisionedThroughput must be specified when "
+        "BillingMode is PROVISIONED",
+    )
+    dynamodb.delete_table(TableName=name)
+
+
+def test_deletion_protection(dynamodb):
+    name = create_table(dynamodb, unique_name(), DeletionProtectionEnabled=True)
+    assert dynamodb.describe_table(TableName=name)["Table"]["DeletionProtectionEnabled"] is True
+    with pytest.raises(ClientError) as exc:
+        dynamodb.delete_table(TableName=name)
+    assert error_of(exc) == (
+        "ValidationException",
+        "Resource cannot be deleted as it is currently protected against deletion. "
+        "Disable deletion protection first.",
+    )
+    dynamodb.update_table(TableName=name, DeletionProtectionEnabled=False)
+    dynamodb.delete_table(TableName=name)
+
+
+def test_describe_endpoints(dynamodb, endpoint):
+    resp = dynamodb.describe_endpoints()
+    assert resp["Endpoints"] == [{"Address": endpoint.split("://", 1)[1], "CachePeriodInMinutes": 1440}]
