@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import orjson
@@ -130,7 +130,6 @@ class WriteAction:
     return_old_on_failure: bool = False
     item: dict[str, Any] | None = None  # Put
     update: Any = None  # Update
-    updated: set[str] = field(default_factory=set)
     new_size: int = 0
 
     def condition_holds(self, old: dict[str, Any] | None) -> bool:
@@ -149,12 +148,11 @@ class WriteAction:
         base = old if old is not None else dict(self.key)
         if self.update is None:
             return base
-        result = self.update.apply(base)
+        result = self.update.apply(base, item_exists=old is not None)
         new = result.new_item
         self.new_size = attributes.item_size(new)
         if self.new_size > MAX_ITEM_BYTES:
             raise errors.validation("Item size to update has exceeded the maximum allowed size")
-        self.updated = set(result.updated_attributes)
         return new
 
     def units(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> float:
@@ -273,10 +271,10 @@ def update_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
         attrs = old
     elif rv == "ALL_NEW":
         attrs = new
-    elif rv == "UPDATED_OLD" and old is not None:
-        attrs = {k: v for k, v in old.items() if k in action.updated}
-    elif rv == "UPDATED_NEW" and new is not None:
-        attrs = {k: v for k, v in new.items() if k in action.updated}
+    elif rv == "UPDATED_OLD" and old is not None and action.update is not None:
+        attrs = action.update.project_updated(old)
+    elif rv == "UPDATED_NEW" and new is not None and action.update is not None:
+        attrs = action.update.project_updated(new)
     out: dict[str, Any] = {}
     if attrs:
         out["Attributes"] = attrs

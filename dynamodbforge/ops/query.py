@@ -84,8 +84,12 @@ def query(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     info = db.catalog.get(req["TableName"])
     if "KeyConditionExpression" not in req:
         raise errors.validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
+    key_types = {info.hash_key.name: info.hash_key.type}
+    if info.range_key is not None:
+        key_types[info.range_key.name] = info.range_key.type
     keyc = ctx.key_condition(
-        req["KeyConditionExpression"], info.hash_key.name, info.range_key.name if info.range_key else None
+        req["KeyConditionExpression"], info.hash_key.name,
+        info.range_key.name if info.range_key else None, key_types,
     )
     prefix = partition_prefix(info, keyc.hash_value)
     start, end = prefix, keycodec.prefix_successor(prefix)

@@ -1,0 +1,102 @@
+"""ExpressionContext: one per request; compiles its expressions and tracks used names/values."""
+from __future__ import annotations
+
+from typing import Any
+
+from dynamodbforge import errors
+from dynamodbforge.expressions import parser as Pa
+from dynamodbforge.expressions import resolve as R
+from dynamodbforge.expressions.compiled import Condition, KeyCondition, Projection, Update
+from dynamodbforge.expressions.keycondition import build_key_condition
+from dynamodbforge.expressions.parser import ExpressionError
+
+MAX_EXPRESSION_BYTES = 4096
+_SIZE_SUFFIX_PARAMS = ("ConditionExpression", "FilterExpression")
+
+
+class ExpressionContext:
+    """Compiles the expressions of one request against its ExpressionAttributeNames/Values."""
+
+    __slots__ = ("names", "values", "_used_names", "_used_values")
+
+    def __init__(self, names: dict[str, str] | None, values: dict[str, dict[str, Any]] | None) -> None:
+        self.names: dict[str, str] = names or {}
+        self.values: dict[str, dict[str, Any]] = values or {}
+        self._used_names: set[str] = set()
+        self._used_values: set[str] = set()
+
+    # --- compile ---------------------------------------------------------------
+    def _parse(self, kind: str, text: str, param: str) -> Any:
+        if not text.strip():
+            raise errors.validation(f"Invalid {param}: The expression can not be empty;")
+        size = len(text.encode("utf-8")) if not text.isascii() else len(text)
+        if size > MAX_EXPRESSION_BYTES:
+            suffix = f" expression size: {size}" if param in _SIZE_SUFFIX_PARAMS else ""
+            raise errors.validation(
+                f"Invalid {param}: Expression size has exceeded the maximum allowed size;{suffix}"
+            )
+        parsed = Pa.parse(kind, text)
+        if parsed.static_error is not None:
+            raise errors.validation(f"Invalid {param}: {parsed.static_error}")
+        return parsed.tree
+
+    def _resolver(self, order: tuple[str, ...]) -> R.Resolver:
+        return R.Resolver(self.names, self.values, self._used_names, self._used_values, order)
+
+    def condition(self, text: str, param: str = "ConditionExpression") -> Condition:
+        """Compile a ConditionExpression (or, with ``param``, a FilterExpression)."""
+        tree = self._parse(Pa.CONDITION, text, param)
+        try:
+            return R.resolve_condition(tree, text, self._resolver(R.CONDITION_ORDER))
+        except ExpressionError as e:
+            raise errors.validation(f"Invalid {param}: {e.message}") from None
+
+    def update(self, text: str) -> Update:
+        """Compile an UpdateExpression."""
+        tree = self._parse(Pa.UPDATE, text, "UpdateExpression")
+        try:
+            return R.resolve_update(tree, self._resolver(R.UPDATE_ORDER))
+        except ExpressionError as e:
+            raise errors.validation(f"Invalid UpdateExpression: {e.message}") from None
+
+    def projection(self, text: str) -> Projection:
+        """Compile a ProjectionExpression."""
+        tree = self._parse(Pa.PROJECTION, text, "ProjectionExpression")
+        try:
+            return R.resolve_projection(tree, self._resolver(R.PROJECTION_ORDER))
+        except ExpressionError as e:
+            raise errors.validation(f"Invalid ProjectionExpression: {e.message}") from None
+
+    def key_condition(
+        self,
+        text: str,
+        hash_key: str,
+        range_key: str | None = None,
+        key_types: dict[str, str] | None = None,
+    ) -> KeyCondition:
+        """Compile and validate a KeyConditionExpression for a key schema.
+
+        ``key_types`` (attribute name -> "S"/"N"/"B") enables AWS's
+        "Condition parameter type does not match schema type" check.
+        """
+        param = "KeyConditionExpression"
+        tree = self._parse(Pa.CONDITION, text, param)
+        try:
+            R.resolve_condition(tree, text, self._resolver(R.CONDITION_ORDER))
+        except ExpressionError as e:
+            raise errors.validation(f"Invalid {param}: {e.message}") from None
+        return build_key_condition(tree, self.names, self.values, hash_key, range_key, key_types)
+
+    # --- after all expressions ---------------------------------------------------
+    def check_unused(self) -> None:
+        """AWS's errors for names/values no expression used (names are checked first)."""
+        unused = [k for k in self.names if k not in self._used_names]
+        if unused:
+            raise errors.validation(
+                "Value provided in ExpressionAttributeNames unused in expressions: keys: {" + ", ".join(unused) + "}"
+            )
+        unused = [k for k in self.values if k not in self._used_values]
+        if unused:
+            raise errors.validation(
+                "Value provided in ExpressionAttributeValues unused in expressions: keys: {" + ", ".join(unused) + "}"
+            )

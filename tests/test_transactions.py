@@ -1,0 +1,209 @@
+"""TransactWriteItems / TransactGetItems: semantics, errors, idempotency and invariants under load."""
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import create_table, error_of, make_client, unique_name
+from server_process import ServerProcess
+
+
+def _put(table, pk, **attrs):
+    return {"Put": {"TableName": table, "Item": {"pk": {"S": pk}, **attrs}}}
+
+
+def test_all_or_nothing_with_reasons_in_request_order(dynamodb, hash_table):
+    dynamodb.put_item(TableName=hash_table, Item={"pk": {"S": "tx-a"}, "v": {"N": "1"}})
+    with pytest.raises(ClientError) as exc:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                _put(hash_table, "tx-new", v={"N": "9"}),
+                {"ConditionCheck": {
+                    "TableName": hash_table, "Key": {"pk": {"S": "tx-a"}},
+                    "ConditionExpression": "v = :two", "ExpressionAttributeValues": {":two": {"N": "2"}},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }},
+                {"Delete": {"TableName": hash_table, "Key": {"pk": {"S": "tx-other"}}}},
+            ]
+        )
+    code, message = error_of(exc)
+    assert code == "TransactionCanceledException"
+    assert message == (
+        "Transaction cancelled, please refer cancellation reasons for specific reasons "
+        "[None, ConditionalCheckFailed, None]"
+    )
+    assert exc.value.response["CancellationReasons"] == [
+        {"Code": "None"},
+        {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed",
+         "Item": {"pk": {"S": "tx-a"}, "v": {"N": "1"}}},
+        {"Code": "None"},
+    ]
+    assert "Item" not in dynamodb.get_item(TableName=hash_table, Key={"pk": {"S": "tx-new"}})
+
+
+def test_commit_applies_every_action(dynamodb, hash_table):
+    dynamodb.put_item(TableName=hash_table, Item={"pk": {"S": "tx-b"}, "n": {"N": "10"}})
+    dynamodb.put_item(TableName=hash_table, Item={"pk": {"S": "tx-gone"}})
+    resp = dynamodb.transact_write_items(
+        TransactItems=[
+            _put(hash_table, "tx-c", v={"S": "new"}),
+            {"Update": {"TableName": hash_table, "Key": {"pk": {"S": "tx-b"}},
+                        "UpdateExpression": "SET n = n - :d", "ConditionExpression": "n >= :d",
+                        "ExpressionAttributeValues": {":d": {"N": "4"}}}},
+            {"Delete": {"TableName": hash_table, "Key": {"pk": {"S": "tx-gone"}}}},
+        ],
+        ReturnConsumedCapacity="TOTAL",
+    )
+    assert resp["ConsumedCapacity"] == [{"TableName": hash_table, "CapacityUnits": 6.0}]
+    got = dynamodb.transact_get_items(TransactItems=[
+        {"Get": {"TableName": hash_table, "Key": {"pk": {"S": "tx-b"}}}},
+        {"Get": {"TableName": hash_table, "Key": {"pk": {"S": "tx-gone"}}}},
+        {"Get": {"TableName": hash_table, "Key": {"pk": {"S": "tx-c"}}, "ProjectionExpression": "v"}},
+    ])["Responses"]
+    assert got == [{"Item": {"pk": {"S": "tx-b"}, "n": {"N": "6"}}}, {}, {"Item": {"v": {"S": "new"}}}]
+
+
+def test_one_action_per_item(dynamodb, hash_table):
+    with pytest.raises(ClientError) as exc:
+        dynamodb.transact_write_items(TransactItems=[_put(hash_table, "dup"), _put(hash_table, "dup")])
+    assert error_of(exc) == (
+        "ValidationException", "Transaction request cannot include multiple operations on one item"
+    )
+
+
+def test_client_request_token_idempotency(dynamodb, hash_table):
+    token = unique_name("token")
+    items = [{"Update": {"TableName": hash_table, "Key": {"pk": {"S": "idem"}},
+                         "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}}]
+    dynamodb.transact_write_items(TransactItems=items, ClientRequestToken=token)
+    dynamodb.transact_write_items(TransactItems=items, ClientRequestToken=token)
+    assert dynamodb.get_item(TableName=hash_table, Key={"pk": {"S": "idem"}})["Item"]["n"] == {"N": "1"}
+    other = [{"Update": {**items[0]["Update"], "ExpressionAttributeValues": {":one": {"N": "2"}}}}]
+    with pytest.raises(ClientError) as exc:
+        dynamodb.transact_write_items(TransactItems=other, ClientRequestToken=token)
+    assert error_of(exc)[0] == "IdempotentParameterMismatchException"
+
+
+ACCOUNTS = 100
+START_BALANCE = 1000
+
+
+def _transfer_workload(endpoint, table, stop, errors, totals, seed):
+    client = make_client(endpoint)
+    rng = random.Random(seed)
+    while not stop.is_set():
+        a, b = rng.sample(range(ACCOUNTS), 2)
+        amount = str(rng.randint(1, 300))
+        try:
+            client.transact_write_items(TransactItems=[
+                {"Update": {"TableName": table, "Key": {"pk": {"S": f"acct{a}"}},
+                            "UpdateExpression": "SET balance = balance - :x",
+                            "ConditionExpression": "balance >= :x",
+                            "ExpressionAttributeValues": {":x": {"N": amount}}}},
+                {"Update": {"TableName": table, "Key": {"pk": {"S": f"acct{b}"}},
+                            "UpdateExpression": "SET balance = balance + :x",
+                            "ExpressionAttributeValues": {":x": {"N": amount}}}},
+            ])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                errors.append(exc)
+        except Exception as exc:  # connection reset when the server is killed
+            if not stop.is_set():
+                errors.append(exc)
+            return
+
+
+def _snapshot_reader(endpoint, table, stop, errors, totals):
+    client = make_client(endpoint)
+    while not stop.is_set():
+        try:
+            total = 0
+            for start in range(0, ACCOUNTS, 100):
+                resp = client.transact_get_items(TransactItems=[
+                    {"Get": {"TableName": table, "Key": {"pk": {"S": f"acct{i}"}}}}
+                    for i in range(start, min(start + 100, ACCOUNTS))
+                ])
+                for r in resp["Responses"]:
+                    balance = int(r["Item"]["balance"]["N"])
+                    if balance < 0:
+                        errors.append(AssertionError(f"negative balance {balance}"))
+                    total += balance
+            totals.append(total)
+        except Exception as exc:
+            if not stop.is_set():
+                errors.append(exc)
+            return
+
+
+def _total(client, table):
+    return sum(int(i["balance"]["N"]) for i in client.scan(TableName=table, ConsistentRead=True)["Items"])
+
+
+def test_bank_transfer_invariant_survives_kill_9(tmp_path):
+    """16 writers move money with transactions while readers take snapshots; kill -9; recount."""
+    seconds = float(os.environ.get("DDBFORGE_SOAK_SECONDS", "4"))
+    server = ServerProcess(str(tmp_path)).start()
+    try:
+        client = make_client(server.endpoint)
+        table = create_table(client, "bank")
+        for i in range(ACCOUNTS):
+            client.put_item(TableName=table, Item={"pk": {"S": f"acct{i}"}, "balance": {"N": str(START_BALANCE)}})
+        stop = threading.Event()
+        errors: list[Exception] = []
+        totals: list[int] = []
+        threads = [threading.Thread(target=_transfer_workload, args=(server.endpoint, table, stop, errors, totals, s))
+                   for s in range(16)]
+        threads += [threading.Thread(target=_snapshot_reader, args=(server.endpoint, table, stop, errors, totals))
+                    for _ in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(seconds)
+        server.kill9()  # mid-run: transfers are in flight
+        stop.set()
+        for t in threads:
+            t.join()
+        assert not errors, errors[:3]
+        assert totals and all(t == ACCOUNTS * START_BALANCE for t in totals)
+        server = ServerProcess(str(tmp_path), port=server.port).start()
+        client = make_client(server.endpoint)
+        assert _total(client, table) == ACCOUNTS * START_BALANCE
+    finally:
+        server.stop()
+
+
+def test_concurrent_optimistic_locking_loses_no_update(dynamodb, hash_table, endpoint):
+    key = {"pk": {"S": "hot-version"}}
+    dynamodb.put_item(TableName=hash_table, Item={**key, "version": {"N": "0"}, "count": {"N": "0"}})
+    per_thread = 15
+    done: list[int] = []
+
+    def worker():
+        client = make_client(endpoint)
+        successes = 0
+        while successes < per_thread:
+            version = client.get_item(TableName=hash_table, Key=key, ConsistentRead=True)["Item"]["version"]["N"]
+            try:
+                client.update_item(
+                    TableName=hash_table, Key=key,
+                    UpdateExpression="SET version = version + :one, #c = #c + :one",
+                    ConditionExpression="version = :v", ExpressionAttributeNames={"#c": "count"},
+                    ExpressionAttributeValues={":one": {"N": "1"}, ":v": {"N": version}},
+                )
+                successes += 1
+            except ClientError as exc:
+                assert exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+        done.append(successes)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    item = dynamodb.get_item(TableName=hash_table, Key=key)["Item"]
+    assert item["count"] == {"N": str(8 * per_thread)}
+    assert item["version"] == {"N": str(8 * per_thread)}
