@@ -19,12 +19,14 @@ import httptools
 
 from dynamodbforge import errors
 from dynamodbforge.service import Service
+from dynamodbforge.streams import lambda_api  # issue 7
 
 log = logging.getLogger("dynamodbforge.http")
 
 MAX_BODY_BYTES = 16 * 1024 * 1024  # DynamoDB refuses request bodies over 16 MB with 413
 
-_REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 413: b"Request Entity Too Large",
+_REASONS = {200: b"OK", 202: b"Accepted", 400: b"Bad Request", 404: b"Not Found", 409: b"Conflict",  # 202/409: issue 7
+            413: b"Request Entity Too Large",
             500: b"Internal Server Error"}
 
 
@@ -53,13 +55,14 @@ _DATE = _DateCache()
 
 class HttpProtocol(asyncio.Protocol):
     __slots__ = ("_service", "_auth", "_transport", "_parser", "_url", "_headers", "_body", "_body_len",
-                 "_too_large", "_health")
+                 "_too_large", "_health", "_peer")
 
     def __init__(self, service: Service, auth: Any, health: bytes) -> None:
         self._service = service
         self._auth = auth
         self._health = health
         self._transport: asyncio.Transport | None = None
+        self._peer: tuple[str | None, bool] = (None, False)  # issue 11: (client ip, TLS) for IAM conditions
         self._parser = httptools.HttpRequestParser(self)
         self._reset()
 
@@ -73,6 +76,10 @@ class HttpProtocol(asyncio.Protocol):
     # -- asyncio.Protocol --------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
+        # --- issue 11 (auth): remember the client address and whether the connection is TLS
+        peername = transport.get_extra_info("peername")
+        self._peer = (peername[0] if peername else None, transport.get_extra_info("sslcontext") is not None)
+        # --- end issue 11
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -118,8 +125,16 @@ class HttpProtocol(asyncio.Protocol):
             status, body = errors.request_too_large().to_wire()
             self._send(status, body, b"application/x-amz-json-1.0", keep_alive=False)
             return
+        # --- issue 7 (triggers): Lambda's REST routes for event source mappings (boto3 "lambda" client)
+        if self._url.startswith(lambda_api.ROUTE):
+            self._lambda_route(method, headers, keep_alive)
+            return
+        # --- end issue 7
         if method == b"GET":
-            self._send_raw(200, self._health, b"text/plain", keep_alive)
+            # AWS answers "healthy: <the host the client addressed> " to GET /.
+            host = headers.get(b"host")
+            body = b"healthy: " + host + b" " if host else self._health
+            self._send(200, body, b"text/plain", keep_alive)
             return
         if method != b"POST":
             self._send_raw(404, b"<UnknownOperationException/>\n", b"text/xml", keep_alive)
@@ -128,6 +143,7 @@ class HttpProtocol(asyncio.Protocol):
         content_type = headers.get(b"content-type", b"application/x-amz-json-1.0")
         response_type = b"application/x-amz-json-1.1" if content_type.endswith(b"1.1") else (
             b"application/x-amz-json-1.0")
+        raw_body = body  # issue 11: SigV4's payload hash covers the body as sent (before gunzip)
         if headers.get(b"content-encoding", b"").strip().lower() == b"gzip":
             try:
                 body = _gunzip(body)
@@ -139,16 +155,32 @@ class HttpProtocol(asyncio.Protocol):
                 status, out = errors.serialization().to_wire()
                 self._send(status, out, response_type, keep_alive)
                 return
+        # --- issue 11 (auth): authenticate returns the caller to authorize, or None (AcceptAll)
         try:
-            self._auth.authenticate(method, self._url, headers, body)
+            caller = self._auth.authenticate(method, self._url, headers, raw_body, self._peer)
         except errors.DynamoDBError as exc:
             status, out = exc.to_wire()
             self._send(status, out, response_type, keep_alive)
             return
         target = headers.get(b"x-amz-target")
-        status, out = self._service.handle(target.decode("latin-1") if target else None, body)
+        target_name = target.decode("latin-1") if target else None
+        if caller is None:
+            status, out = self._service.handle(target_name, body)
+        else:
+            status, out = self._service.handle(target_name, body, principal=caller)
+        # --- end issue 11
         gzip_out = b"gzip" in headers.get(b"accept-encoding", b"")
         self._send(status, out, response_type, keep_alive, gzip_out)
+
+    def _lambda_route(self, method: bytes, headers: dict[bytes, bytes], keep_alive: bool) -> None:  # issue 7
+        body = b"".join(self._body)
+        try:  # authenticated like every request (with --auth a DynamoDB-scoped signature is required)
+            self._auth.authenticate(method, self._url, headers, body, self._peer)
+        except errors.DynamoDBError as exc:
+            status, out = exc.to_wire()
+        else:
+            status, out = lambda_api.handle(self._service.db, method, self._url, body)
+        self._send(status, out, b"application/json", keep_alive)
 
     # -- responses -------------------------------------------------------------
     def _send(self, status: int, body: bytes, content_type: bytes, keep_alive: bool, gzip_out: bool = False) -> None:
@@ -197,14 +229,16 @@ def _gunzip(data: bytes) -> bytes:
 
 
 async def serve(service: Service, host: str, port: int, *, auth: Any, reuse_port: bool = False,
-                ready: "asyncio.Future[None] | None" = None, sock: Any = None) -> None:
+                ready: "asyncio.Future[None] | None" = None, sock: Any = None, ssl: Any = None) -> None:
+    # issue 11: ``ssl`` (an ssl.SSLContext, or None) serves HTTPS (--tls-cert/--tls-key)
     loop = asyncio.get_running_loop()
     health = f"healthy: {host}:{port} ".encode()
     if sock is not None:
-        server = await loop.create_server(lambda: HttpProtocol(service, auth, health), sock=sock, backlog=1024)
+        server = await loop.create_server(lambda: HttpProtocol(service, auth, health), sock=sock, backlog=1024,
+                                          ssl=ssl)
     else:
         server = await loop.create_server(
-            lambda: HttpProtocol(service, auth, health), host, port, reuse_port=reuse_port, backlog=1024
+            lambda: HttpProtocol(service, auth, health), host, port, reuse_port=reuse_port, backlog=1024, ssl=ssl
         )
     async with server:
         await server.serve_forever()
