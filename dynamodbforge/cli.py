@@ -31,7 +31,30 @@ def _parser() -> argparse.ArgumentParser:
         help="normal: commits survive a crash of the server process (kill -9); "
         "full: also survive power loss (fsync every commit, slower)",
     )
+    # --- issue 11: authentication, fine-grained access control and TLS
+    serve.add_argument("--auth", metavar="FILE", default=None,
+                       help="JSON principals file: require AWS SigV4 and enforce each principal's IAM policies")
+    serve.add_argument("--tls-cert", metavar="PEM", default=None, help="serve HTTPS with this certificate chain")
+    serve.add_argument("--tls-key", metavar="PEM", default=None, help="private key for --tls-cert")
+    # --- end issue 11
+    # --- issue 8: Time to Live
+    serve.add_argument("--ttl-interval", type=_positive_seconds, default=5.0, metavar="SECONDS",
+                       help="how often the TTL sweeper looks for expired items to delete (default 5)")
+    serve.add_argument("--ttl-hide-expired", action="store_true",
+                       help="reads leave out expired items not yet deleted by TTL "
+                       "(DynamoDB returns them until they are deleted)")
+    serve.add_argument("--ttl-cooldown", type=float, default=3600.0, metavar="SECONDS",
+                       help="minimum time between two changes of a table's TTL setting "
+                       "(default 3600, DynamoDB's documented hour)")
+    # --- end issue 8
     return parser
+
+
+def _positive_seconds(text: str) -> float:  # issue 8
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,16 +85,39 @@ def _run_worker(args: argparse.Namespace, sock: socket.socket, endpoint: str) ->
     except ImportError:  # pragma: no cover - uvloop is a declared dependency
         pass
     db = _open_database(args, endpoint)
-    service = Service(db)
+    # --- issue 11: --auth turns on SigV4 + IAM policy checks; --tls-cert/--tls-key serve HTTPS
+    auth: object = AcceptAll()
+    authorizer = None
+    if args.auth:
+        from dynamodbforge.auth.authorizer import Authorizer
+        from dynamodbforge.auth.principals import load_principals
+        from dynamodbforge.server.auth import SigV4Auth
+
+        auth = SigV4Auth(load_principals(args.auth), args.region)
+        authorizer = Authorizer.for_database(db)
+    ssl_context = _tls_context(args)
+    service = Service(db, authorizer=authorizer)
+    # --- end issue 11
+    # --- issue 8: TTL options, and the sweeper task (one lease-holding sweeper across --workers)
+    from dynamodbforge.ttl import state as ttl_state
+    from dynamodbforge.ttl.sweeper import run_sweeper
+
+    ttl_state.OPTIONS.hide_expired = args.ttl_hide_expired
+    ttl_state.OPTIONS.cooldown_seconds = args.ttl_cooldown
+    # --- end issue 8
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
         stop = loop.create_future()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
-        task = asyncio.ensure_future(http_serve(service, args.host, args.port, auth=AcceptAll(), sock=sock))
+        task = asyncio.ensure_future(http_serve(service, args.host, args.port, auth=auth, sock=sock,
+                                                ssl=ssl_context))
+        sweeper = asyncio.ensure_future(run_sweeper(db, args.ttl_interval))  # issue 8
         await stop
         task.cancel()
+        sweeper.cancel()  # issue 8
+        await asyncio.gather(sweeper, return_exceptions=True)  # issue 8: releases its lease
 
     try:
         asyncio.run(run())
@@ -79,8 +125,40 @@ def _run_worker(args: argparse.Namespace, sock: socket.socket, endpoint: str) ->
         db.close()
 
 
+def _tls_context(args: argparse.Namespace):  # type: ignore[no-untyped-def]  # issue 11
+    if not args.tls_cert:
+        return None
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(args.tls_cert, args.tls_key)
+    return context
+
+
+def _check_security_args(args: argparse.Namespace) -> str | None:  # issue 11: fail fast, before forking
+    if bool(args.tls_cert) != bool(args.tls_key):
+        return "--tls-cert and --tls-key go together"
+    if args.tls_cert:
+        try:
+            _tls_context(args)
+        except (OSError, ValueError) as exc:
+            return f"cannot load the TLS certificate/key: {exc}"
+    if args.auth:
+        from dynamodbforge.auth.principals import PrincipalsError, load_principals
+
+        try:
+            load_principals(args.auth)
+        except PrincipalsError as exc:
+            return f"--auth: {exc}"
+    return None
+
+
 def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    problem = _check_security_args(args)  # issue 11
+    if problem:
+        print(f"ddbforge: {problem}", file=sys.stderr)
+        return 2
     if args.in_memory and args.workers > 1:
         print("ddbforge: --in-memory cannot be shared by several --workers", file=sys.stderr)
         return 2
@@ -99,7 +177,10 @@ def serve(args: argparse.Namespace) -> int:
     where = "memory (not persisted)" if args.in_memory else os.path.join(os.path.abspath(args.data_dir), DB_FILE)
     # Open (and create) the database once before forking so workers find it ready.
     _open_database(args, endpoint).close()
-    print(f"DynamoDBForge {__version__} listening on http://{endpoint}", flush=True)
+    scheme = "https" if args.tls_cert else "http"  # issue 11
+    print(f"DynamoDBForge {__version__} listening on {scheme}://{endpoint}", flush=True)
+    if args.auth:  # issue 11
+        print(f"Authentication: AWS SigV4, principals from {os.path.abspath(args.auth)}", flush=True)
     print(f"Data: {where}", flush=True)
     if args.workers <= 1:
         _run_worker(args, sock, endpoint)

@@ -19,14 +19,27 @@ log = logging.getLogger("dynamodbforge")
 
 DYNAMODB_PREFIX = "DynamoDB_20120810."
 
+# --- issue 7 (streams): more target prefixes, each with its own registry (they validate themselves)
+from dynamodbforge.streams.api import STREAMS_OPERATIONS, STREAMS_PREFIX  # noqa: E402
+from dynamodbforge.streams.mappings import INTERNAL_OPERATIONS, INTERNAL_PREFIX  # noqa: E402
+
+EXTRA_REGISTRIES: tuple[tuple[str, dict[str, Any]], ...] = (
+    (STREAMS_PREFIX, STREAMS_OPERATIONS),
+    (INTERNAL_PREFIX, INTERNAL_OPERATIONS),
+)
+# --- end issue 7
+
 
 class Service:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, authorizer: Any = None) -> None:
         self.db = db
+        # issue 11: with --auth, an auth.authorizer.Authorizer; it sees each validated request
+        # (operation name + request) with the caller and raises AccessDeniedException to refuse.
+        self.authorizer = authorizer
 
-    def handle(self, target: str | None, body: bytes) -> tuple[int, bytes]:
+    def handle(self, target: str | None, body: bytes, principal: Any = None) -> tuple[int, bytes]:
         try:
-            return 200, self._dispatch(target, body)
+            return 200, self._dispatch(target, body, principal)
         except errors.DynamoDBError as exc:
             return exc.to_wire()
         except RecursionError:
@@ -35,22 +48,33 @@ class Service:
             log.exception("internal error handling %s", target)
             return errors.internal_server_error().to_wire()
 
-    def _dispatch(self, target: str | None, body: bytes) -> bytes:
+    def _dispatch(self, target: str | None, body: bytes, principal: Any = None) -> bytes:
         try:
             request = orjson.loads(body) if body else None
         except orjson.JSONDecodeError:
             raise errors.serialization() from None
         operation_name = None
+        registry = OPERATIONS
         if target and target.startswith(DYNAMODB_PREFIX):
             operation_name = target[len(DYNAMODB_PREFIX):]
-        operation = OPERATIONS.get(operation_name or "")
+        # --- issue 7 (streams): DynamoDB Streams (+ the trigger runner's operations) on the same endpoint
+        elif target:
+            for prefix, extra in EXTRA_REGISTRIES:
+                if target.startswith(prefix):
+                    operation_name, registry = target[len(prefix):], extra
+                    break
+        # --- end issue 7
+        operation = registry.get(operation_name or "")
         if operation is None:
             if operation_name in KNOWN_NOT_BUILT:
                 raise errors.not_implemented(operation_name)
             raise errors.unknown_operation()
         if not isinstance(request, dict):
             raise errors.serialization("Start of structure or map found where not expected.")
-        request = validate_request(operation_name, request)
+        if registry is OPERATIONS:  # issue 7: the other registries validate their own requests
+            request = validate_request(operation_name, request)
+        if principal is not None and self.authorizer is not None:  # issue 11: authorization
+            self.authorizer.authorize(principal, operation_name, request)
         result: Any = operation(self.db, request)
         if isinstance(result, bytes):
             return result

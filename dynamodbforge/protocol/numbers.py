@@ -16,7 +16,7 @@ from dynamodbforge import errors
 # the 38-digit rule (AWS rejects results that need more digits, it does not round).
 _CTX = decimal.Context(prec=300, Emax=999999, Emin=-999999, traps=[decimal.InvalidOperation])
 
-_NUMBER_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+_NUMBER_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\Z", re.ASCII)
 
 MAX_DIGITS = 38  # "Attempting to store more than 38 significant digits in a Number"
 MAX_EXPONENT = 125  # largest magnitude 9.9999999999999999999999999999999999999E+125
@@ -26,6 +26,8 @@ MIN_EXPONENT = -130  # smallest magnitude 1E-130
 def parse(text: str) -> Decimal:
     """Parse a wire number string, raising AWS's ValidationException when it is not legal."""
     if not isinstance(text, str) or not _NUMBER_RE.match(text):
+        if not text:
+            raise errors.validation("The parameter cannot be converted to a numeric value")
         raise errors.validation(f"The parameter cannot be converted to a numeric value: {text}")
     value = _CTX.create_decimal(text)
     check(value)

@@ -1,14 +1,52 @@
 """The authentication layer of the HTTP front.
 
-Until SigV4 verification is built (issue 11) every request is accepted, whatever
-its Authorization header says; the HTTP front calls ``authenticate`` for each
-request so signature checking slots in here without touching anything else.
+The HTTP front calls ``authenticate(method, url, headers, body, peer)`` for every
+DynamoDB request, with the body exactly as received (before gunzip) and ``peer`` =
+(client ip, connection is TLS).  It returns the caller to authorize (passed on to
+``Service.handle(..., principal=caller)``) or None when nothing is to be authorized;
+it raises ``DynamoDBError`` to refuse the request.
+
+* ``AcceptAll`` (no ``--auth``): any credentials, or none, are accepted; zero cost.
+* ``SigV4Auth`` (``--auth FILE``): AWS Signature Version 4 against the principals file.
 """
 from __future__ import annotations
 
-from typing import Mapping
+import logging
+import time
+from typing import Callable, Mapping
+
+from dynamodbforge.auth import errors as auth_errors
+from dynamodbforge.auth import sigv4
+from dynamodbforge.auth.authorizer import Caller
+from dynamodbforge.auth.principals import Principal
+from dynamodbforge.errors import DynamoDBError
+
+log = logging.getLogger("dynamodbforge.auth")
 
 
 class AcceptAll:
-    def authenticate(self, method: bytes, path: bytes, headers: Mapping[bytes, bytes], body: bytes) -> None:
+    def authenticate(self, method: bytes, path: bytes, headers: Mapping[bytes, bytes], body: bytes,
+                     peer: object = None) -> None:
         return None
+
+
+class SigV4Auth:
+    def __init__(self, principals: Mapping[str, Principal], region: str,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._principals = dict(principals)
+        self._region = region
+        self._clock = clock
+
+    def authenticate(self, method: bytes, path: bytes, headers: Mapping[bytes, bytes], body: bytes,
+                     peer: "tuple[str | None, bool] | None" = None) -> Caller:
+        url_path, _, query = path.partition(b"?")
+        try:
+            principal = sigv4.verify(method, url_path, query, headers, body, self._principals.get, self._clock(),
+                                     region=self._region)
+        except DynamoDBError:
+            raise
+        except Exception:  # a bug must refuse the request, never accept it or take the server down
+            log.exception("error verifying a request signature")
+            raise auth_errors.signature_mismatch() from None
+        ip, secure = peer if peer is not None else (None, False)
+        return Caller(principal, ip, secure)

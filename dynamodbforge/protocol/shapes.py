@@ -1,0 +1,298 @@
+"""Declarative request shapes and the generic walker that checks them like AWS.
+
+One pass over the request does both of AWS's first two stages:
+
+* **types** — a JSON value of the wrong JSON type raises ``SerializationException``
+  at once (AWS finds these while deserialising, before any constraint check);
+* **constraints** — not-null, length, range, pattern and enum violations are
+  collected and, if any, raised together as AWS's aggregated ValidationException
+  (``"N validation error(s) detected: ...; ..."``, at most 10 reported), ordered by
+  the shape's declared field order.
+
+AttributeValues are walked by ``attributes.walk`` in the same pass; their value
+problems (ValidationExceptions AWS reports later, in operation-specific order) are
+kept in ``Ctx.av_errors`` keyed by the id() of the map/value they belong to.
+
+Unknown fields are ignored.  JSON ``null`` is treated as absent (and removed from
+structures, so operations never see ``None``).
+"""
+from __future__ import annotations
+
+import re
+import zlib
+from typing import Any
+
+from dynamodbforge import errors
+from dynamodbforge.protocol import attributes as A
+
+MAX_REPORTED = 10
+
+
+class Ctx:
+    """Per-request walk state."""
+
+    __slots__ = ("errors", "av_errors")
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.av_errors: dict[int, tuple[str, str]] = {}  # id(map or value) -> (key, message)
+
+    def fail(self, path: str, value: Any, message: str, java: str = "Structure") -> None:
+        self.errors.append(f"Value {render(value, java)} at '{path}' failed to satisfy constraint: {message}")
+
+
+# --- value rendering, as AWS (Java) prints values in constraint messages --------------
+
+def _inner(value: Any, java: str = "Structure") -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is str:
+        return value
+    if type(value) is list:
+        return "[" + ", ".join(_inner(v, java) for v in value) + "]"
+    if type(value) is dict:
+        # A structure prints as Java's default Object.toString() (class@hash) in
+        # AWS's messages; the hash cannot be reproduced, so derive a stable one.
+        digest = zlib.crc32(repr(sorted(value.items(), key=lambda kv: kv[0])).encode()) & 0x7FFFFFFF
+        return f"{A._JAVA_PKG}{java}@{digest:x}"
+    if type(value) is float and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def render(value: Any, java: str = "Structure") -> str:
+    """``null`` or ``'...'`` as AWS renders a value in 'Value ... at ...' messages."""
+    return "null" if value is None else "'" + _inner(value, java) + "'"
+
+
+def lower_first(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+# --- shapes -------------------------------------------------------------------------
+
+class Shape:
+    __slots__ = ("not_null",)
+
+    def __init__(self, not_null: bool = False) -> None:
+        self.not_null = not_null
+
+    def walk(self, value: Any, path: str, ctx: Ctx, in_container: bool) -> None:  # value is not None
+        raise NotImplementedError
+
+
+class Str(Shape):
+    __slots__ = ("enum", "enum_text", "pattern", "regex", "min_len", "max_len")
+
+    def __init__(self, not_null: bool = False, *, enum: tuple[str, ...] | None = None,
+                 pattern: str | None = None, min_len: int | None = None, max_len: int | None = None) -> None:
+        super().__init__(not_null)
+        self.enum = frozenset(enum) if enum else None
+        self.enum_text = "Member must satisfy enum value set: [" + ", ".join(enum) + "]" if enum else ""
+        self.pattern = pattern
+        self.regex = re.compile(pattern).fullmatch if pattern else None
+        self.min_len = min_len
+        self.max_len = max_len
+
+    def walk(self, value: Any, path: str, ctx: Ctx, in_container: bool) -> None:
+        if type(value) is not str:
+            raise A.scalar_type_error(value, "String")
+        if self.enum is not None and value not in self.enum:
+            ctx.fail(path, value, self.enum_text)
+        if self.regex is not None and not self.regex(value):
+            ctx.fail(path, value, "Member must satisfy regular expression pattern: " + self.pattern)  # type: ignore[operator]
+        if self.min_len is not None and len(value) < self.min_len:
+            ctx.fail(path, value, f"Member must have length greater than or equal to {self.min_len}")
+        if self.max_len is not None and len(value) > self.max_len:
+            ctx.fail(path, value, f"Member must have length less than or equal to {self.max_len}")
+
+
+class Num(Shape):
+    """Long or Integer (``java`` names the Java type in serialization messages)."""
+
+    __slots__ = ("java", "minimum", "maximum")
+
+    def __init__(self, not_null: bool = False, *, java: str = "Long",
+                 minimum: int | None = None, maximum: int | None = None) -> None:
+        super().__init__(not_null)
+        self.java = java
+        self.minimum = minimum
+        self.maximum = maximum
+
+    def walk(self, value: Any, path: str, ctx: Ctx, in_container: bool) -> None:
+        t = type(value)
+        if t is not int:
+            if t is not float:
+                raise A.scalar_type_error(value, self.java)
+        if self.minimum is not None and value < self.minimum:
+            ctx.fail(path, value, f"Member must have value greater than or equal to {self.minimum}")
+        if self.maximum is not None and value > self.maximum:
+            ctx.fail(path, value, f"Member must have value less than or equal to {self.maximum}")
+
+
+class Bool(Shape):
+    __slots__ = ()
+
+    def walk(self, value: Any, path: str, ctx: Ctx, in_container: bool) -> None:
+        if type(value) is not bool:
+            raise A.scalar_type_error(value, "Boolean")
+
+
+class ListOf(Shape):
+    __slots__ = ("member", "min_len", "max_len")
+
+    def __init__(self, member: Shape, not_null: bool = False, *,
+                 min_len: int | None = None, max_len: int | None = None) -> None:
+        super().__init__(not_null)
+        self.member = member
+        self.min_len = min_len
+        self.max_len = max_len
+
+    def _java(self) -> str:
+        return _member_java(self.member)
+
+    def walk(self, value: Any, path: str, ctx: Ctx, in_container: bool) -> None:
+        if type(value) is not list:
+            raise A.list_type_error(value, in_container)
+        n = len(value)
+        if self.min_len is not None and n < self.min_len:
+            ctx.fail(path, value, f"Member must have length greater than or equal to {self.min_len}", self._java())
+        if self.max_len is not None and n > self.max_len:
+            ctx.fail(path, value, f"Member must have length less than or equal to {self.max_len}", self._java())
+        member = self.member
+        for i, item in enumerate(value):
+            if item is None:
+                if member.not_null:
+                    ctx.fail(f"{path}.{i + 1}.member", None, "Member must not be null")
+                continue
+            member.walk(item, f"{path}.{i + 1}.member", ctx, True)
+
+
+def _member_java(shape: Shape) -> str:
+    return getattr(shape, "java", "Structure") if isinstance(shape, Struct) else "Structure"
+
+
+class MapOf(Shape):
+    __slots__ = ("value", "java", "min_len", "max_len", "key_checks")
+
+    def __init__(self, value: Shape, java: str, not_null: bool = False, *,
+                 min_len: int | None = None, max_len: int | None = None,
+                 key_checks: tuple[tuple[str, Any], ...] = ()) -> None:
+        super().__init__(not_null)
+        self.value = value
+        self.java = java  # Java type of the values, e.g. java.lang.String
+        self.min_len = min_len
+        self.max_len = max_len
+        self.key_checks = key_checks  # ((constraint text, predicate on key), ...)
+
+    def walk(self, value: Any, path: str, ctx: Ctx, in_container: bool) -> None:
+        if type(value) is not dict:
+            raise A.map_type_error(value, self.java, in_container)
+        n = len(value)
+        if self.min_len is not None and n < self.min_len:
+            ctx.fail(path, value, f"Member must have length greater than or equal to {self.min_len}")
+        if self.max_len is not None and n > self.max_len:
+            ctx.fail(path, value, f"Member must have length less than or equal to {self.max_len}")
+        if self.key_checks:
+            for key in value:
+                if not all(pred(key) for _, pred in self.key_checks):
+                    texts = ", ".join(text for text, _ in self.key_checks)
+                    ctx.fail(path, value, f"Map keys must satisfy constraint: [{texts}]")
+                    break
+        shape = self.value
+        for key, item in value.items():
+            if item is None:
+                continue
+            shape.walk(item, f"{path}.{key}.member", ctx, True)
+
+
+class Struct(Shape):
+    """A structure; ``fields`` in AWS's constraint-report order."""
+
+    __slots__ = ("java", "fields", "order", "wire_names")
+
+    def __init__(self, java: str, fields: dict[str, Shape], not_null: bool = False) -> None:
+        super().__init__(not_null)
+        self.java = java
+        self.fields = fields
+        self.order = {name: i for i, name in enumerate(fields)}
+        self.wire_names = {name: lower_first(name) for name in fields}
+
+    def walk(self, value: Any, path: str, ctx: Ctx, in_container: bool) -> None:
+        if type(value) is not dict:
+            raise A.structure_type_error(value, self.java, in_container)
+        self.walk_fields(value, path, ctx)
+
+    def walk_fields(self, value: dict[str, Any], path: str, ctx: Ctx) -> None:
+        fields = self.fields
+        errs = ctx.errors
+        buckets: dict[int, list[str]] | None = None
+        nulls: list[str] | None = None
+        prefix = path + "." if path else ""
+        # Types are checked in document order (as AWS deserialises) ...
+        for name, item in value.items():
+            shape = fields.get(name)
+            if shape is None:
+                continue
+            if item is None:
+                (nulls := nulls or []).append(name)
+                continue
+            mark = len(errs)
+            shape.walk(item, prefix + self.wire_names[name], ctx, False)
+            if len(errs) != mark:
+                if buckets is None:
+                    buckets = {}
+                buckets[self.order[name]] = errs[mark:]
+                del errs[mark:]
+        if nulls:
+            for name in nulls:
+                del value[name]
+        # ... and constraint errors are reported in declared field order.
+        for i, (name, shape) in enumerate(fields.items()):
+            if shape.not_null and name not in value:
+                errs.append(f"Value null at '{prefix}{self.wire_names[name]}' failed to satisfy constraint: "
+                            "Member must not be null")
+            if buckets is not None and i in buckets:
+                errs.extend(buckets[i])
+
+
+class AttrValue(Shape):
+    """One AttributeValue (e.g. Expected.x.Value, ExclusiveStartKey values)."""
+
+    __slots__ = ()
+
+    def walk(self, value: Any, path: str, ctx: Ctx, in_container: bool) -> None:
+        msg = A.walk(value, 1, in_container)
+        if msg is not None:
+            ctx.av_errors[id(value)] = ("", msg)
+
+
+class AttrMap(Shape):
+    """``Map<String, AttributeValue>`` (Item, Key, ExpressionAttributeValues, ...)."""
+
+    __slots__ = ()
+
+    def walk(self, value: Any, path: str, ctx: Ctx, in_container: bool) -> None:
+        if type(value) is not dict:
+            raise A.map_type_error(value, A._JAVA_AV, in_container)
+        found = None
+        for key, av in value.items():
+            msg = A.walk(av) if av is not None else A.MSG_EMPTY_AV
+            if len(key) > 16383 or not key:
+                msg = msg or A.check_name(key)
+            if msg is not None and found is None:
+                found = (key, msg)
+        if found is not None:
+            ctx.av_errors[id(value)] = found
+
+
+def raise_collected(ctx: Ctx) -> None:
+    errs = ctx.errors
+    if errs:
+        n = min(len(errs), MAX_REPORTED)
+        plural = "s" if n > 1 else ""
+        raise errors.validation(f"{n} validation error{plural} detected: " + "; ".join(errs[:n]))

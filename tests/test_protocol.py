@@ -1,0 +1,653 @@
+"""Unit tests of protocol/ (pure functions, no server): AWS's exact error types and texts."""
+from __future__ import annotations
+
+import time
+
+import orjson
+import pytest
+
+from dynamodbforge.errors import DynamoDBError
+from dynamodbforge.protocol import attributes as A
+from dynamodbforge.protocol import numbers
+from dynamodbforge.protocol.attributes import KeySchema
+from dynamodbforge.protocol.validate import validate_request
+
+INVALID = "One or more parameter values were invalid: "
+
+
+def fails(op: str, body: dict) -> DynamoDBError:
+    with pytest.raises(DynamoDBError) as info:
+        validate_request(op, body)
+    return info.value
+
+
+def validation(op: str, body: dict) -> str:
+    err = fails(op, body)
+    assert err.type_name == "ValidationException", err.message
+    assert err.prefix == "com.amazon.coral.validate#"
+    return err.message
+
+
+def serialization(op: str, body: dict) -> str:
+    err = fails(op, body)
+    assert err.type_name == "SerializationException", err.message
+    assert err.body()["__type"] == "com.amazon.coral.service#SerializationException"
+    assert "Message" in err.body()
+    return err.message
+
+
+def av_problem(av) -> str:
+    with pytest.raises(DynamoDBError) as info:
+        A.validate_attribute_value(av)
+    return info.value.message
+
+
+# --- serialization (type) errors ----------------------------------------------------------
+
+@pytest.mark.parametrize("value, message", [
+    (True, "TRUE_VALUE cannot be converted to String"),
+    (False, "FALSE_VALUE cannot be converted to String"),
+    (23, "NUMBER_VALUE cannot be converted to String"),
+    (2147483648, "NUMBER_VALUE cannot be converted to String"),
+    (34.56, "DECIMAL_VALUE cannot be converted to String"),
+    ([], "Unrecognized collection type class java.lang.String"),
+    ({}, "Start of structure or map found where not expected"),
+])
+def test_string_field_wrong_type(value, message):
+    assert serialization("GetItem", {"TableName": value}) == message
+    assert serialization("CreateTable", {"TableName": value}) == message
+
+
+@pytest.mark.parametrize("value, message", [
+    ("23", "STRING_VALUE cannot be converted to Long"),
+    (True, "TRUE_VALUE cannot be converted to Long"),
+    ([], "Unrecognized collection type class java.lang.Long"),
+    ({}, "Start of structure or map found where not expected"),
+])
+def test_long_field_wrong_type(value, message):
+    body = {"TableName": "abc", "ProvisionedThroughput": {"ReadCapacityUnits": value}}
+    assert serialization("CreateTable", body) == message
+
+
+def test_integer_field_wrong_type():
+    assert serialization("ListTables", {"Limit": "23"}) == "STRING_VALUE cannot be converted to Integer"
+    assert serialization("ListTables", {"Limit": False}) == "FALSE_VALUE cannot be converted to Integer"
+
+
+@pytest.mark.parametrize("value, message", [
+    ("23", "Unexpected token received from parser"),
+    (23, "NUMBER_VALUE cannot be converted to Boolean"),
+    (34.56, "DECIMAL_VALUE cannot be converted to Boolean"),
+    ([], "Unrecognized collection type class java.lang.Boolean"),
+    ({}, "Start of structure or map found where not expected"),
+])
+def test_boolean_field_wrong_type(value, message):
+    assert serialization("GetItem", {"ConsistentRead": value}) == message
+
+
+@pytest.mark.parametrize("value, message", [
+    ("23", "Unexpected field type"),
+    (23, "Unexpected field type"),
+    (True, "Unexpected field type"),
+    ({}, "Start of structure or map found where not expected"),
+])
+def test_list_field_wrong_type(value, message):
+    assert serialization("CreateTable", {"KeySchema": value}) == message
+    assert serialization("GetItem", {"AttributesToGet": value}) == message
+
+
+def test_structure_field_and_member_wrong_type():
+    assert serialization("CreateTable", {"ProvisionedThroughput": "x"}) == "Unexpected field type"
+    assert serialization("CreateTable", {"ProvisionedThroughput": []}) == (
+        "Unrecognized collection type class com.amazonaws.dynamodb.v20120810.ProvisionedThroughput")
+    assert serialization("CreateTable", {"KeySchema": ["x"]}) == "Unexpected value type in payload"
+    assert serialization("CreateTable", {"KeySchema": [[]]}) == (
+        "Unrecognized collection type class com.amazonaws.dynamodb.v20120810.KeySchemaElement")
+
+
+def test_map_field_wrong_type():
+    assert serialization("PutItem", {"Item": "x"}) == "Unexpected field type"
+    assert serialization("PutItem", {"Item": []}) == (
+        "Unrecognized collection type java.util.Map<java.lang.String, "
+        "com.amazonaws.dynamodb.v20120810.AttributeValue>")
+    assert serialization("PutItem", {"ExpressionAttributeNames": []}) == (
+        "Unrecognized collection type java.util.Map<java.lang.String, java.lang.String>")
+    assert serialization("PutItem", {"ExpressionAttributeNames": {"#a": 1}}) == (
+        "NUMBER_VALUE cannot be converted to String")
+
+
+@pytest.mark.parametrize("av, message", [
+    ("x", "Unexpected value type in payload"),
+    ([], "Unrecognized collection type class com.amazonaws.dynamodb.v20120810.AttributeValue"),
+    ({"S": 1}, "NUMBER_VALUE cannot be converted to String"),
+    ({"N": 1}, "NUMBER_VALUE cannot be converted to String"),
+    ({"B": True}, "only base-64-encoded strings are convertible to bytes"),
+    ({"B": []}, "Unrecognized collection type class java.nio.ByteBuffer"),
+    ({"B": "23456"}, "Base64 encoded length is expected a multiple of 4 bytes but found: 5"),
+    ({"B": "=+/="}, "Invalid last non-pad Base64 character dectected"),
+    ({"B": "+/+="}, "Invalid last non-pad Base64 character dectected"),
+    ({"BOOL": "true"}, "Unexpected token received from parser"),
+    ({"NULL": 1}, "NUMBER_VALUE cannot be converted to Boolean"),
+    ({"SS": "a"}, "Unexpected field type"),
+    ({"SS": [1]}, "NUMBER_VALUE cannot be converted to String"),
+    ({"BS": ["23456"]}, "Base64 encoded length is expected a multiple of 4 bytes but found: 5"),
+    ({"L": {}}, "Start of structure or map found where not expected"),
+    ({"L": ["x"]}, "Unexpected value type in payload"),
+    ({"M": "x"}, "Unexpected field type"),
+    ({"M": []}, "Unrecognized collection type java.util.Map<java.lang.String, "
+                "com.amazonaws.dynamodb.v20120810.AttributeValue>"),
+    ({"M": {"a": 5}}, "Unexpected value type in payload"),
+])
+def test_attribute_value_wrong_types(av, message):
+    assert serialization("PutItem", {"TableName": "abc", "Item": {"a": av}}) == message
+
+
+def test_expected_value_is_a_field_struct():
+    body = {"TableName": "abc", "Item": {"a": {"S": "x"}}, "Expected": {"a": {"Value": "x"}}}
+    assert serialization("PutItem", body) == "Unexpected field type"
+
+
+def test_serialization_beats_constraint_errors():
+    assert serialization("PutItem", {"TableName": "a;", "ReturnValues": 5}) == (
+        "NUMBER_VALUE cannot be converted to String")
+
+
+# --- aggregated constraint errors ----------------------------------------------------------
+
+def test_get_item_missing_everything():
+    assert validation("GetItem", {}) == (
+        "2 validation errors detected: "
+        "Value null at 'tableName' failed to satisfy constraint: Member must not be null; "
+        "Value null at 'key' failed to satisfy constraint: Member must not be null")
+
+
+def test_put_item_bad_enums_and_table_name():
+    body = {"TableName": "abc;", "ReturnConsumedCapacity": "hi", "ReturnItemCollectionMetrics": "hi",
+            "ReturnValues": "hi"}
+    assert validation("PutItem", body) == (
+        "5 validation errors detected: "
+        "Value 'hi' at 'returnConsumedCapacity' failed to satisfy constraint: "
+        "Member must satisfy enum value set: [INDEXES, TOTAL, NONE]; "
+        "Value 'abc;' at 'tableName' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; "
+        "Value null at 'item' failed to satisfy constraint: Member must not be null; "
+        "Value 'hi' at 'returnValues' failed to satisfy constraint: "
+        "Member must satisfy enum value set: [ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]; "
+        "Value 'hi' at 'returnItemCollectionMetrics' failed to satisfy constraint: "
+        "Member must satisfy enum value set: [SIZE, NONE]")
+
+
+def test_table_name_pattern_and_lengths():
+    assert validation("GetItem", {"TableName": "", "Key": {}}) == (
+        "2 validation errors detected: "
+        "Value '' at 'tableName' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; "
+        "Value '' at 'tableName' failed to satisfy constraint: Member must have length greater than or equal to 3")
+    name = "a" * 256
+    assert validation("GetItem", {"TableName": name, "Key": {}}) == (
+        f"1 validation error detected: Value '{name}' at 'tableName' failed to satisfy constraint: "
+        "Member must have length less than or equal to 255")
+
+
+def test_at_most_ten_errors_reported():
+    body = {"TableName": "abc", "AttributeDefinitions": [{"AttributeName": "a", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}],
+            "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+            "LocalSecondaryIndexes": [{}] * 9}
+    message = validation("CreateTable", body)
+    assert message.startswith("10 validation errors detected: ")
+    assert message.count("failed to satisfy constraint") == 10
+    assert message.split("; ")[0] == (
+        "10 validation errors detected: Value null at 'localSecondaryIndexes.1.member.indexName' "
+        "failed to satisfy constraint: Member must not be null")
+
+
+# --- DDL operations ---------------------------------------------------------------------------
+
+def test_ddl_table_name_early_checks():
+    for op in ("CreateTable", "DescribeTable", "DeleteTable", "UpdateTable"):
+        assert validation(op, {}) == "The parameter 'TableName' is required but was not present in the request"
+        assert validation(op, {"TableName": "a;"}) == (
+            "TableName must be at least 3 characters long and at most 255 characters long")
+    assert validation("DescribeTable", {"TableName": "abc;"}) == (
+        "1 validation error detected: Value 'abc;' at 'tableName' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+")
+
+
+def test_create_table_constraints():
+    assert validation("CreateTable", {"TableName": "abc;"}) == (
+        "3 validation errors detected: "
+        "Value null at 'attributeDefinitions' failed to satisfy constraint: Member must not be null; "
+        "Value 'abc;' at 'tableName' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; "
+        "Value null at 'keySchema' failed to satisfy constraint: Member must not be null")
+    body = {"TableName": "abc", "AttributeDefinitions": [{"AttributeName": "b", "AttributeType": "SS"}],
+            "KeySchema": [{"KeyType": "HASH", "AttributeName": "a"}],
+            "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 0}}
+    assert validation("CreateTable", body) == (
+        "2 validation errors detected: "
+        "Value 'SS' at 'attributeDefinitions.1.member.attributeType' failed to satisfy constraint: "
+        "Member must satisfy enum value set: [B, N, S]; "
+        "Value '0' at 'provisionedThroughput.writeCapacityUnits' failed to satisfy constraint: "
+        "Member must have value greater than or equal to 1")
+
+
+def _table(**extra):
+    body = {"TableName": "abc", "AttributeDefinitions": [{"AttributeName": "a", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}],
+            "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}}
+    body.update(extra)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def test_create_table_semantics():
+    assert validate_request("CreateTable", _table())["TableName"] == "abc"
+    assert validation("CreateTable", _table(ProvisionedThroughput={"ReadCapacityUnits": 1000000000001,
+                                                                   "WriteCapacityUnits": 1})) == (
+        "Given value 1000000000001 for ReadCapacityUnits is out of bounds")
+    assert validation("CreateTable", _table(ProvisionedThroughput=None)) == (
+        "No provisioned throughput specified for the table")
+    assert validation("CreateTable", _table(ProvisionedThroughput=None, BillingMode="PROVISIONED")) == (
+        INVALID + "ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED")
+    assert validation("CreateTable", _table(BillingMode="PAY_PER_REQUEST")) == (
+        INVALID + "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is "
+        "PAY_PER_REQUEST")
+    assert validate_request("CreateTable", _table(BillingMode="PAY_PER_REQUEST", ProvisionedThroughput=None))
+    assert validation("CreateTable", _table(AttributeDefinitions=[{"AttributeName": "b", "AttributeType": "S"}])) == (
+        INVALID + "Some index key attributes are not defined in AttributeDefinitions. Keys: [a], "
+        "AttributeDefinitions: [b]")
+    assert validation("CreateTable", _table(KeySchema=[{"AttributeName": "a", "KeyType": "HASH"},
+                                                       {"AttributeName": "b", "KeyType": "RANGE"}])) == (
+        "Invalid KeySchema: Some index key attribute have no definition")
+    two = [{"AttributeName": "a", "AttributeType": "S"}, {"AttributeName": "b", "AttributeType": "S"}]
+    assert validation("CreateTable", _table(AttributeDefinitions=two, KeySchema=[
+        {"AttributeName": "a", "KeyType": "RANGE"}, {"AttributeName": "b", "KeyType": "HASH"}])) == (
+        "Invalid KeySchema: The first KeySchemaElement is not a HASH key type")
+    assert validation("CreateTable", _table(AttributeDefinitions=two, KeySchema=[
+        {"AttributeName": "a", "KeyType": "HASH"}, {"AttributeName": "b", "KeyType": "HASH"}])) == (
+        "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type")
+    assert validation("CreateTable", _table(AttributeDefinitions=two, KeySchema=[
+        {"AttributeName": "a", "KeyType": "HASH"}, {"AttributeName": "a", "KeyType": "RANGE"}])) == (
+        "Both the Hash Key and the Range Key element in the KeySchema have the same name")
+    assert validation("CreateTable", _table(AttributeDefinitions=two)) == (
+        INVALID + "Number of attributes in KeySchema does not exactly match number of attributes defined in "
+        "AttributeDefinitions")
+
+
+def test_create_table_indexes():
+    two = [{"AttributeName": "a", "AttributeType": "S"}, {"AttributeName": "b", "AttributeType": "S"}]
+    ks = [{"AttributeName": "a", "KeyType": "HASH"}, {"AttributeName": "b", "KeyType": "RANGE"}]
+    lsi = {"IndexName": "abc", "KeySchema": ks, "Projection": {"ProjectionType": "ALL"}}
+    assert validate_request("CreateTable", _table(AttributeDefinitions=two, KeySchema=ks,
+                                                  LocalSecondaryIndexes=[lsi]))
+    assert validation("CreateTable", _table(AttributeDefinitions=two, KeySchema=ks, LocalSecondaryIndexes=[])) == (
+        INVALID + "List of LocalSecondaryIndexes is empty")
+    assert validation("CreateTable", _table(AttributeDefinitions=two, KeySchema=ks,
+                                            LocalSecondaryIndexes=[lsi, lsi])) == (
+        INVALID + "Duplicate index name: abc")
+    bad = dict(lsi, Projection={"ProjectionType": "ALL", "NonKeyAttributes": ["x"]})
+    assert validation("CreateTable", _table(AttributeDefinitions=two, KeySchema=ks,
+                                            LocalSecondaryIndexes=[bad])) == (
+        INVALID + "ProjectionType is ALL, but NonKeyAttributes is specified")
+    gsi = {"IndexName": "gsi1", "KeySchema": [{"AttributeName": "b", "KeyType": "HASH"}],
+           "Projection": {"ProjectionType": "KEYS_ONLY"}}
+    assert validation("CreateTable", _table(AttributeDefinitions=two, GlobalSecondaryIndexes=[gsi])) == (
+        INVALID + "ProvisionedThroughput must be specified for index: gsi1")
+    assert validate_request("CreateTable", _table(AttributeDefinitions=two, GlobalSecondaryIndexes=[gsi],
+                                                  BillingMode="PAY_PER_REQUEST", ProvisionedThroughput=None))
+
+
+def test_update_table():
+    assert validation("UpdateTable", {"TableName": "abc"}).startswith(
+        "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates")
+    assert validation("UpdateTable", {"TableName": "abc", "ProvisionedThroughput": {}}) == (
+        "2 validation errors detected: "
+        "Value null at 'provisionedThroughput.writeCapacityUnits' failed to satisfy constraint: "
+        "Member must not be null; "
+        "Value null at 'provisionedThroughput.readCapacityUnits' failed to satisfy constraint: "
+        "Member must not be null")
+    assert validation("UpdateTable", {"TableName": "abc", "GlobalSecondaryIndexUpdates": [{}]}) == (
+        INVALID + "One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, "
+        "GlobalSecondaryIndexUpdate.Delete must not be null")
+    assert validation("UpdateTable", {"TableName": "abc", "GlobalSecondaryIndexUpdates": [
+        {"Delete": {"IndexName": "abc"}}, {"Delete": {"IndexName": "abc"}}]}) == (
+        INVALID + "Only one global secondary index update per index is allowed simultaneously. Index: abc")
+    assert validate_request("UpdateTable", {"TableName": "abc", "BillingMode": "PAY_PER_REQUEST"})
+
+
+def test_list_tables():
+    assert validate_request("ListTables", {}) == {}
+    assert validation("ListTables", {"Limit": 0, "ExclusiveStartTableName": "a;"}) == (
+        "3 validation errors detected: "
+        "Value 'a;' at 'exclusiveStartTableName' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; "
+        "Value 'a;' at 'exclusiveStartTableName' failed to satisfy constraint: "
+        "Member must have length greater than or equal to 3; "
+        "Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1")
+    assert "less than or equal to 100" in validation("ListTables", {"Limit": 101})
+
+
+def test_describe_endpoints_and_unknown_fields_ignored():
+    assert validate_request("DescribeEndpoints", {}) == {}
+    body = {"TableName": "abc", "Key": {"a": {"S": "x"}}, "Bogus": [1, 2], "Limit": "x"}
+    assert validate_request("GetItem", body) is body
+
+
+def test_null_fields_are_absent_and_removed():
+    body = {"TableName": "abc", "Key": {"a": {"S": "x"}}, "ProjectionExpression": None}
+    assert validate_request("GetItem", body) == {"TableName": "abc", "Key": {"a": {"S": "x"}}}
+
+
+# --- item operations: request-only semantics ----------------------------------------------------
+
+def test_expression_and_non_expression_params():
+    body = {"TableName": "abc", "Item": {"a": {}}, "Expected": {"a": {}}, "ExpressionAttributeNames": {},
+            "ExpressionAttributeValues": {}, "ConditionExpression": ""}
+    assert validation("PutItem", body) == (
+        "Can not use both expression and non-expression parameters in the same request: "
+        "Non-expression parameters: {Expected} Expression parameters: {ConditionExpression}")
+    del body["ConditionExpression"]
+    assert validation("PutItem", body) == "ExpressionAttributeNames can only be specified when using expressions"
+    del body["ExpressionAttributeNames"]
+    assert validation("PutItem", body) == (
+        "ExpressionAttributeValues can only be specified when using expressions: ConditionExpression is null")
+    body = {"TableName": "abc", "Key": {"a": {}}, "AttributesToGet": ["a"], "ProjectionExpression": "a"}
+    assert validation("GetItem", body) == (
+        "Can not use both expression and non-expression parameters in the same request: "
+        "Non-expression parameters: {AttributesToGet} Expression parameters: {ProjectionExpression}")
+    body = {"TableName": "abc", "Key": {"a": {"S": "x"}}, "ExpressionAttributeValues": {":a": {"S": "x"}}}
+    assert validation("UpdateItem", body) == (
+        "ExpressionAttributeValues can only be specified when using expressions: "
+        "UpdateExpression and ConditionExpression are null")
+
+
+def test_expression_attribute_maps():
+    base = {"TableName": "abc", "Key": {"a": {"S": "x"}}, "ProjectionExpression": "a"}
+    assert validation("GetItem", dict(base, ExpressionAttributeNames={})) == (
+        "ExpressionAttributeNames must not be empty")
+    assert validation("GetItem", dict(base, ExpressionAttributeNames={"a": "a"})) == (
+        'ExpressionAttributeNames contains invalid key: Syntax error; key: "a"')
+    base = {"TableName": "abc", "Item": {"a": {"S": "x"}}, "ConditionExpression": "a = :v"}
+    assert validation("PutItem", dict(base, ExpressionAttributeValues={})) == (
+        "ExpressionAttributeValues must not be empty")
+    assert validation("PutItem", dict(base, ExpressionAttributeValues={"v": {"S": "x"}})) == (
+        'ExpressionAttributeValues contains invalid key: Syntax error; key: "v"')
+    assert validation("PutItem", dict(base, ExpressionAttributeValues={":v": {"SS": []}})) == (
+        "ExpressionAttributeValues contains invalid value: One or more parameter values were invalid: "
+        "An string set  may not be empty for key :v")
+    body = dict(base, ExpressionAttributeValues={":v": {"N": "01.50"}})
+    assert validate_request("PutItem", body)["ExpressionAttributeValues"] == {":v": {"N": "1.5"}}
+
+
+def test_return_values_per_operation():
+    for rv in ("ALL_NEW", "UPDATED_OLD", "UPDATED_NEW"):
+        assert validation("PutItem", {"TableName": "abc", "Item": {"a": {"S": "x"}}, "ReturnValues": rv}) == (
+            "Return values set to invalid value")
+        assert validation("DeleteItem", {"TableName": "abc", "Key": {"a": {"S": "x"}}, "ReturnValues": rv}) == (
+            "Return values set to invalid value")
+        assert validate_request("UpdateItem", {"TableName": "abc", "Key": {"a": {"S": "x"}}, "ReturnValues": rv})
+    assert validate_request("PutItem", {"TableName": "abc", "Item": {"a": {"S": "x"}}, "ReturnValues": "ALL_OLD"})
+
+
+def test_item_values_checked_in_order():
+    assert validation("PutItem", {"TableName": "abc", "Item": {"a": {"S": "x"}, "b": {"NULL": False}}}) == (
+        INVALID + "Null attribute value types must have the value of true")
+    # AttributeValue problems come before the ReturnValues rule, which comes before size
+    body = {"TableName": "abc", "Item": {"a": {"NS": []}}, "ReturnValues": "ALL_NEW"}
+    assert validation("PutItem", body) == INVALID + "An number set  may not be empty"
+
+
+def test_item_too_big():
+    key = {"a": {"S": "k"}}
+    fits = dict(key, b={"S": "x" * (A.MAX_ITEM_BYTES - 3)})
+    assert A.item_size(fits) == A.MAX_ITEM_BYTES
+    assert validate_request("PutItem", {"TableName": "abc", "Item": fits})
+    big = dict(key, b={"S": "x" * (A.MAX_ITEM_BYTES - 2)})
+    assert validation("PutItem", {"TableName": "abc", "Item": big}) == (
+        "Item size has exceeded the maximum allowed size")
+
+
+def test_get_item_duplicate_attributes_to_get():
+    assert validation("GetItem", {"TableName": "abc", "Key": {}, "AttributesToGet": ["a", "a"]}) == (
+        INVALID + "Duplicate value in attribute name: a")
+
+
+def test_expected_rules():
+    def put(expected):
+        return validation("PutItem", {"TableName": "abc", "Item": {"a": {"S": "x"}}, "Expected": expected})
+    assert put({"a": {}}) == INVALID + "Value must be provided when Exists is null for Attribute: a"
+    assert put({"a": {"Exists": True}}) == INVALID + "Value must be provided when Exists is true for Attribute: a"
+    assert put({"a": {"Exists": False, "Value": {"S": "x"}}}) == (
+        INVALID + "Value cannot be used when Exists is false for Attribute: a")
+    assert put({"a": {"ComparisonOperator": "EQ", "Exists": True}}) == (
+        INVALID + "Exists and ComparisonOperator cannot be used together for Attribute: a")
+    assert put({"a": {"ComparisonOperator": "BETWEEN", "AttributeValueList": [{"S": "x"}]}}) == (
+        INVALID + "Invalid number of argument(s) for the BETWEEN ComparisonOperator")
+    assert put({"a": {"AttributeValueList": [{"S": "x"}]}}) == (
+        INVALID + "AttributeValueList can only be used with a ComparisonOperator for Attribute: a")
+    assert validate_request("PutItem", {"TableName": "abc", "Item": {"a": {"S": "x"}},
+                                        "Expected": {"a": {"Exists": False}}})
+
+
+def test_update_item_attribute_updates():
+    def upd(updates):
+        return validation("UpdateItem", {"TableName": "abc", "Key": {"a": {"S": "x"}}, "AttributeUpdates": updates})
+    assert upd({"b": {"Action": "PUT"}}) == (
+        INVALID + "Only DELETE action is allowed when no attribute value is specified")
+    assert upd({"b": {"Action": "DELETE", "Value": {"S": "x"}}}) == (
+        INVALID + "DELETE action with value is not supported for the type S")
+    assert upd({"b": {"Action": "ADD", "Value": {"S": "x"}}}) == (
+        INVALID + "ADD action is not supported for the type S")
+
+
+# --- AttributeValues --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("av", [{}, {"a": ""}, {"M": {"a": {}}}, {"L": [{}]}, {"L": [{"a": {}}]}, {"S": None}])
+def test_empty_attribute_value(av):
+    assert av_problem(av) == "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
+
+
+@pytest.mark.parametrize("av, message", [
+    ({"NULL": False}, INVALID + "Null attribute value types must have the value of true"),
+    ({"SS": []}, INVALID + "An string set  may not be empty"),
+    ({"NS": []}, INVALID + "An number set  may not be empty"),
+    ({"BS": []}, INVALID + "Binary sets should not be empty"),
+    ({"SS": ["a", "a"]}, INVALID + "Input collection [a, a] contains duplicates."),
+    ({"BS": ["Yg==", "Yg=="]}, INVALID + "Input collection [Yg==, Yg==]of type BS contains duplicates."),
+    ({"S": "", "N": ""}, "The parameter cannot be converted to a numeric value"),
+    ({"S": "a", "N": "b"}, "The parameter cannot be converted to a numeric value: b"),
+    ({"NS": ["1", ""]}, "The parameter cannot be converted to a numeric value"),
+    ({"NS": ["1", "b"]}, "The parameter cannot be converted to a numeric value: b"),
+    ({"NS": ["1", "1"]}, "Input collection contains duplicates"),
+    ({"NS": ["1", "1.0"]}, "Input collection contains duplicates"),
+    ({"N": "123456789012345678901234567890123456789"},
+     "Attempting to store more than 38 significant digits in a Number"),
+    ({"N": "-1.23456789012345678901234567890123456789"},
+     "Attempting to store more than 38 significant digits in a Number"),
+    ({"N": "1e126"}, "Number overflow. Attempting to store a number with magnitude larger than supported range"),
+    ({"N": "-1e-131"}, "Number underflow. Attempting to store a number with magnitude smaller than supported range"),
+    ({"N": "1\n"}, "The parameter cannot be converted to a numeric value: 1\n"),
+    ({"N": "\u0661"}, "The parameter cannot be converted to a numeric value: \u0661"),
+    ({"S": "a", "N": "1"}, "Supplied AttributeValue has more than one datatypes set, must contain exactly one of "
+                           "the supported datatypes"),
+    ({"M": {"x": {"NULL": False}}}, INVALID + "Null attribute value types must have the value of true"),
+])
+def test_attribute_value_problems(av, message):
+    assert av_problem(av) == message
+
+
+def test_attribute_value_normalisation():
+    av = {"M": {"n": {"N": "1E+2"}, "l": {"L": [{"N": "-0.50"}, {"NS": ["007", "2.50"]}]}, "b": {"B": "AAE="}}}
+    assert A.validate_attribute_value(av) == {
+        "M": {"n": {"N": "100"}, "l": {"L": [{"N": "-0.5"}, {"NS": ["7", "2.5"]}]}, "b": {"B": "AAE="}}}
+    assert A.validate_attribute_value({"S": ""}) == {"S": ""}  # empty non-key strings are allowed
+    assert A.validate_attribute_value({"B": ""}) == {"B": ""}
+    assert A.validate_attribute_value({"SS": ["", "a"]}) == {"SS": ["", "a"]}
+
+
+def _nested(depth):
+    av = {"S": "leaf"}
+    for _ in range(depth):
+        av = {"M": {"n": av}}
+    return av
+
+
+def test_nesting_limit():
+    assert A.validate_attribute_value(_nested(31))
+    with pytest.raises(DynamoDBError) as info:
+        A.validate_attribute_value(_nested(32))
+    assert info.value.message.startswith("Nesting Levels have exceeded supported limits")
+    assert A.validate_attribute_value({"L": [_nested(30)]})
+    with pytest.raises(DynamoDBError):
+        A.validate_attribute_value({"L": [_nested(31)]})
+    # 31 nested maps (the innermost empty) are accepted, 32 are not
+    empty31 = {"M": {}}
+    for _ in range(30):
+        empty31 = {"M": {"a": empty31}}
+    assert A.validate_attribute_value(empty31)
+    with pytest.raises(DynamoDBError) as info:
+        A.validate_attribute_value({"M": {"a": empty31}})
+    assert info.value.message == (
+        "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond "
+        "supported limit")
+
+
+def test_attribute_names():
+    message = "1 validation error detected: Attribute name is too large, must be less than 65536 bytes"
+    assert validate_request("PutItem", {"TableName": "abc", "Item": {"a" * 65535: {"S": "x"}}})
+    assert validation("PutItem", {"TableName": "abc", "Item": {"a" * 65536: {"S": "x"}}}) == message
+    assert validation("PutItem", {"TableName": "abc", "Item": {"m": {"M": {"é" * 32768: {"S": "x"}}}}}) == message
+    assert validation("PutItem", {"TableName": "abc", "Item": {"": {"S": "x"}}}).startswith(INVALID)
+    body = {"TableName": "abc", "Key": {"a": {"S": "x"}}, "ProjectionExpression": "#a",
+            "ExpressionAttributeNames": {"#a": ""}}
+    assert validation("GetItem", body) == "ExpressionAttributeNames contains invalid value: Empty attribute name for key #a"
+
+
+# --- item size ---------------------------------------------------------------------------------
+
+def test_item_size_rules():
+    assert A.item_size({"a": {"S": "abc"}}) == 4
+    assert A.item_size({"é": {"S": "é"}}) == 4
+    assert A.item_size({"a": {"B": "AAEC"}}) == 4  # 3 raw bytes
+    assert A.item_size({"a": {"BOOL": True}, "b": {"NULL": True}}) == 4
+    assert A.item_size({"a": {"L": []}}) == 4
+    assert A.item_size({"a": {"L": [{"S": "xy"}]}}) == 1 + 3 + 1 + 2
+    assert A.item_size({"a": {"M": {"bb": {"S": "xy"}}}}) == 1 + 3 + 1 + 2 + 2
+    assert A.item_size({"a": {"SS": ["ab", "c"]}}) == 4
+    assert A.item_size({"a": {"BS": ["AA==", "AAE="]}}) == 4
+
+
+@pytest.mark.parametrize("number, size", [
+    ("1" + "0" * 125, 2), ("11" + "0" * 124, 2), ("11111" + "0" * 121, 4), ("111111" + "0" * 120, 4),
+    ("1111111" + "0" * 119, 5), ("1" * 38 + "0" * 88, 20), ("12", 2), ("1.5", 3), ("0.05", 2), ("-12", 2),
+])
+def test_number_size(number, size):
+    assert A.number_size(numbers.normalize(number)) == size
+
+
+# --- keys ----------------------------------------------------------------------------------------
+
+HASH = KeySchema("a", "S")
+RANGE = KeySchema("a", "S", "b", "N")
+
+
+@pytest.mark.parametrize("key", [
+    {}, {"b": {"S": "a"}}, {"a": {"S": "a"}, "b": {"S": "a"}}, {"a": {"B": "abcd"}}, {"a": {"N": "1"}},
+    {"a": {"BOOL": True}}, {"a": {"NULL": True}}, {"a": {"SS": ["a"]}}, {"a": {"M": {}}}, {"a": {"L": []}},
+])
+def test_key_does_not_match_schema(key):
+    with pytest.raises(DynamoDBError) as info:
+        A.validate_key(key, HASH)
+    assert info.value.message == "The provided key element does not match the schema"
+
+
+def test_key_rules():
+    assert A.validate_key({"a": {"S": "x"}, "b": {"N": "1"}}, RANGE)
+    for key, message in [
+        ({"a": {"S": "x"}}, "The provided key element does not match the schema"),
+        ({"a": {"S": ""}, "b": {"N": "1"}}, "One or more parameter values are not valid. The AttributeValue for a "
+                                            "key attribute cannot contain an empty string value. Key: a"),
+        ({"a": {"S": "x" * 2049}, "b": {"N": "1"}},
+         INVALID + "Size of hashkey has exceeded the maximum size limit of2048 bytes"),
+    ]:
+        with pytest.raises(DynamoDBError) as info:
+            A.validate_key(key, RANGE)
+        assert info.value.message == message
+    schema = KeySchema("a", "S", "b", "B")
+    with pytest.raises(DynamoDBError) as info:
+        A.validate_key({"a": {"S": "x"}, "b": {"B": ""}}, schema)
+    assert info.value.message == ("One or more parameter values are not valid. The AttributeValue for a key "
+                                  "attribute cannot contain an empty binary value. Key: b")
+    schema = KeySchema("a", "S", "b", "S")
+    with pytest.raises(DynamoDBError) as info:
+        A.validate_key({"a": {"S": "x"}, "b": {"S": "y" * 1025}}, schema)
+    assert info.value.message == INVALID + "Aggregated size of all range keys has exceeded the size limit of 1024 bytes"
+    assert A.validate_key({"a": {"S": "x" * 2048}}, HASH)
+
+
+def test_item_key_rules():
+    assert A.validate_item_key({"a": {"S": "x"}, "b": {"N": "1"}, "c": {"S": ""}}, RANGE)
+    for item, message in [
+        ({"b": {"N": "1"}}, INVALID + "Missing the key a in the item"),
+        ({"a": {"S": "x"}}, INVALID + "Missing the key b in the item"),
+        ({"a": {"N": "1"}, "b": {"N": "1"}}, INVALID + "Type mismatch for key a expected: S actual: N"),
+        ({"a": {"S": ""}, "b": {"N": "1"}}, "One or more parameter values are not valid. The AttributeValue for a "
+                                            "key attribute cannot contain an empty string value. Key: a"),
+    ]:
+        with pytest.raises(DynamoDBError) as info:
+            A.validate_item_key(item, RANGE)
+        assert info.value.message == message
+
+
+def test_key_schema_works_with_table_info_like_objects():
+    class Attr:
+        def __init__(self, name, type_):
+            self.name, self.type = name, type_
+
+    class Info:
+        hash_key = Attr("a", "S")
+        range_key = None
+
+    assert A.validate_key({"a": {"S": "x"}}, Info())
+    ks = KeySchema.from_description([{"AttributeName": "a", "KeyType": "HASH"},
+                                     {"AttributeName": "b", "KeyType": "RANGE"}],
+                                    [{"AttributeName": "b", "AttributeType": "N"},
+                                     {"AttributeName": "a", "AttributeType": "S"}])
+    assert ks == RANGE and ks.names == ("a", "b")
+
+
+# --- other operations ------------------------------------------------------------------------------
+
+def test_batch_write_normalises_items():
+    body = {"RequestItems": {"abc": [{"PutRequest": {"Item": {"a": {"S": "x"}, "n": {"N": "2.0"}}}},
+                                     {"DeleteRequest": {"Key": {"a": {"S": "y"}}}}]}}
+    out = validate_request("BatchWriteItem", body)
+    assert out["RequestItems"]["abc"][0]["PutRequest"]["Item"]["n"] == {"N": "2"}
+    assert serialization("BatchWriteItem", {"RequestItems": {"abc": "x"}}).startswith(
+        "class sun.reflect.generics.reflectiveObjects.ParameterizedTypeImpl cannot be cast")
+
+
+def test_scan_segments():
+    assert validation("Scan", {"TableName": "abc", "Segment": 1}) == (
+        INVALID + "The TotalSegments parameter is required but was not present in the request when Segment "
+        "parameter is present")
+    assert validation("Scan", {"TableName": "abc", "Segment": 2, "TotalSegments": 2}) == (
+        INVALID + "The Segment parameter is zero-based and must be less than parameter TotalSegments: "
+        "Segment: 2 is not less than TotalSegments: 2")
+
+
+def test_unknown_operation_passes_through():
+    body = {"Anything": 1}
+    assert validate_request("TagResource", body) is body
+
+
+# --- speed -----------------------------------------------------------------------------------------
+
+def test_small_get_item_is_fast():
+    raw = orjson.dumps({"TableName": "users", "Key": {"pk": {"S": "user#1"}, "sk": {"N": "12"}}})
+    bodies = [orjson.loads(raw) for _ in range(2000)]
+    start = time.perf_counter()
+    for body in bodies:
+        validate_request("GetItem", body)
+    per_call = (time.perf_counter() - start) / len(bodies)
+    assert per_call < 20e-6, per_call
