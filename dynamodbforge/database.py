@@ -27,6 +27,10 @@ class Database:
     def __post_init__(self) -> None:
         self.catalog = Catalog(self.engine)
 
+    def now(self) -> float:
+        """Current time as AWS reports timestamps: epoch seconds, whole milliseconds."""
+        return round(self.clock(), 3)
+
     def table_arn(self, name: str) -> str:
         return f"arn:aws:dynamodb:{self.region}:{ACCOUNT_ID}:table/{name}"
 

@@ -19,7 +19,13 @@ sys.path.insert(0, os.path.dirname(__file__))
 from server_process import ServerProcess  # noqa: E402
 
 REGION = "us-east-1"
-CREDENTIALS = {"aws_access_key_id": "AKIDFORGETEST", "aws_secret_access_key": "forge-test-secret"}
+# Against an external endpoint (DDBFORGE_ENDPOINT) the usual AWS credential variables are used.
+CREDENTIALS = {
+    "aws_access_key_id": os.environ.get("AWS_ACCESS_KEY_ID", "AKIDFORGETEST")
+    if os.environ.get("DDBFORGE_ENDPOINT") else "AKIDFORGETEST",
+    "aws_secret_access_key": os.environ.get("AWS_SECRET_ACCESS_KEY", "forge-test-secret")
+    if os.environ.get("DDBFORGE_ENDPOINT") else "forge-test-secret",
+}
 
 
 @pytest.fixture(scope="session")

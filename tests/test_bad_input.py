@@ -399,7 +399,7 @@ class TestRequestShape:
     def test_unknown_fields_are_ignored(self, t, sentinel):
         endpoint, table = t
         reply = call(endpoint, "GetItem", {"TableName": table, "Key": SENTINEL_KEY, "ConsistentRead": True,
-                                           "NoSuchParameter": {"deep": [1, 2, 3]}, "tablename": 5})
+                                           "NoSuchParameter": {"deep": [1, 2, 3]}})
         assert reply.status == 200  # unverified (Coral ignores members it does not model)
         assert reply.body == sentinel
 

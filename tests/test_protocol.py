@@ -520,7 +520,8 @@ def test_attribute_names():
     assert validation("PutItem", {"TableName": "abc", "Item": {"": {"S": "x"}}}).startswith(INVALID)
     body = {"TableName": "abc", "Key": {"a": {"S": "x"}}, "ProjectionExpression": "#a",
             "ExpressionAttributeNames": {"#a": ""}}
-    assert validation("GetItem", body) == "ExpressionAttributeNames contains invalid value: Empty attribute name for key #a"
+    assert validation("GetItem", body) == (
+        "ExpressionAttributeNames contains invalid value: Empty attribute name for key #a")
 
 
 # --- item size ---------------------------------------------------------------------------------

@@ -130,6 +130,14 @@ def _error_line(stderr: str) -> str:
     return line.removeprefix("aws: [ERROR]: ")
 
 
+def _cli_timestamp(value) -> dt.datetime:
+    if isinstance(value, str):
+        assert CLI_DATETIME_RE.match(value), value
+        return dt.datetime.fromisoformat(value)
+    assert isinstance(value, (int, float)) and not isinstance(value, bool), value
+    return dt.datetime.fromtimestamp(value, dt.timezone.utc)
+
+
 def test_commands_are_the_briefs_verbatim():
     readme = _readme()
     if readme is None:
@@ -153,12 +161,7 @@ def test_seed_walkthrough(endpoint, dynamodb, fresh_table, run):
     # CLI v1 prints timestamps as they come over the wire (DynamoDB sends epoch seconds as a JSON
     # number, e.g. 1590534281.627); CLI v2 prints ISO 8601 (2020-05-26T16:04:41.627000-07:00).
     created_at = desc.pop("CreationDateTime")
-    if isinstance(created_at, str):
-        assert CLI_DATETIME_RE.match(created_at), created_at
-        when = dt.datetime.fromisoformat(created_at)
-    else:
-        assert isinstance(created_at, (int, float)) and not isinstance(created_at, bool), created_at
-        when = dt.datetime.fromtimestamp(created_at, dt.timezone.utc)
+    when = _cli_timestamp(created_at)
     delta = when - started
     assert dt.timedelta(minutes=-5) < delta < dt.timedelta(minutes=5)
     assert UUID_RE.match(desc.pop("TableId"))
@@ -218,3 +221,22 @@ def test_seed_walkthrough(endpoint, dynamodb, fresh_table, run):
     gone = run("get")
     assert gone.returncode == 0, gone.stderr
     assert gone.stdout == ""  # GetItem of a missing item answers {} and the CLI prints nothing
+
+
+def test_table_timestamp_has_millisecond_precision(endpoint, dynamodb, fresh_table, run):
+    """DynamoDB's CreationDateTime is whole milliseconds: the CLI reference prints 16:04:41.627000-07:00
+    (v2) and v1 prints the wire number, e.g. 1590534281.627."""
+    try:
+        dynamodb.describe_table(TableName=TABLE)
+    except ClientError:  # running alone: make the brief's table first
+        assert run("create").returncode == 0
+    described = subprocess.run(
+        [_aws_executable(), "dynamodb", "describe-table", "--table-name", TABLE, "--endpoint-url", endpoint,
+         "--output", "json"], env=_cli_env(), capture_output=True, text=True, timeout=60)
+    assert described.returncode == 0, described.stderr
+    value = json.loads(described.stdout)["Table"]["CreationDateTime"]
+    when = _cli_timestamp(value)
+    if isinstance(value, str):
+        assert when.microsecond % 1000 == 0, value
+    else:
+        assert abs(value * 1000 - round(value * 1000)) < 1e-3, f"not whole milliseconds: {value}"

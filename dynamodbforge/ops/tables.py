@@ -13,6 +13,7 @@ from typing import Any
 from dynamodbforge import errors
 from dynamodbforge.catalog import Catalog, TableInfo
 from dynamodbforge.database import Database
+from dynamodbforge.streams import metadata as streams_metadata  # issue 7
 
 
 def _describe(db: Database, info: TableInfo, status: str = "ACTIVE") -> dict[str, Any]:
@@ -41,7 +42,7 @@ def _ordered(desc: dict[str, Any]) -> dict[str, Any]:
 
 def create_table(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     name = req["TableName"]
-    now = db.clock()
+    now = db.now()
     billing = req.get("BillingMode", "PROVISIONED")
     if billing == "PAY_PER_REQUEST":
         throughput = {"NumberOfDecreasesToday": 0, "ReadCapacityUnits": 0, "WriteCapacityUnits": 0}
@@ -73,9 +74,11 @@ def create_table(db: Database, req: dict[str, Any]) -> dict[str, Any]:
         desc["TableClassSummary"] = {"TableClass": req["TableClass"]}
     if req.get("Tags"):
         desc["_Tags"] = req["Tags"]
+    stream_view = streams_metadata.validate_for_create(req.get("StreamSpecification"))  # issue 7
     with db.engine.write() as batch:
         if db.catalog.find(name, batch) is not None:
             raise errors.resource_in_use(f"Table already exists: {name}")
+        streams_metadata.on_create_table(db, batch, desc, stream_view)  # issue 7: a new stream
         info = TableInfo.from_description(Catalog.allocate_uid(batch), desc)
         Catalog.save(batch, info)
     return {"TableDescription": _public(_describe(db, info, "CREATING"))}
@@ -120,6 +123,7 @@ def delete_table(db: Database, req: dict[str, Any]) -> dict[str, Any]:
                 "Disable deletion protection first."
             )
         desc = _describe(db, info, "DELETING")
+        streams_metadata.on_delete_table(db, batch, info.description)  # issue 7: its stream is disabled
         Catalog.drop(batch, info)
     return {"TableDescription": _public(desc)}
 
@@ -132,7 +136,7 @@ def update_table(db: Database, req: dict[str, Any]) -> dict[str, Any]:
             raise errors.table_not_found(name)
         desc = copy.deepcopy(info.description)
         status = "ACTIVE"
-        now = db.clock()
+        now = db.now()
         current_billing = desc.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
         billing = req.get("BillingMode", current_billing)
         pt = req.get("ProvisionedThroughput")
@@ -179,6 +183,9 @@ def update_table(db: Database, req: dict[str, Any]) -> dict[str, Any]:
                     new["NumberOfDecreasesToday"] = old.get("NumberOfDecreasesToday", 0) + 1
                 new["ReadCapacityUnits"], new["WriteCapacityUnits"] = rcu, wcu
                 desc["ProvisionedThroughput"] = _ordered_throughput(new)
+                status = "UPDATING"
+        if "StreamSpecification" in req:  # issue 7: enabling creates a new stream, disabling closes it
+            if streams_metadata.on_update_table(db, batch, desc, req["StreamSpecification"]):
                 status = "UPDATING"
         if "DeletionProtectionEnabled" in req:
             desc["DeletionProtectionEnabled"] = bool(req["DeletionProtectionEnabled"])

@@ -104,7 +104,7 @@ class Str(Shape):
         if self.enum is not None and value not in self.enum:
             ctx.fail(path, value, self.enum_text)
         if self.regex is not None and not self.regex(value):
-            ctx.fail(path, value, "Member must satisfy regular expression pattern: " + self.pattern)  # type: ignore[operator]
+            ctx.fail(path, value, f"Member must satisfy regular expression pattern: {self.pattern}")
         if self.min_len is not None and len(value) < self.min_len:
             ctx.fail(path, value, f"Member must have length greater than or equal to {self.min_len}")
         if self.max_len is not None and len(value) > self.max_len:

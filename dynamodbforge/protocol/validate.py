@@ -159,7 +159,9 @@ def check_expression_maps(data: dict[str, Any], ctx: Ctx) -> None:
             if not _NAME_KEY(key):
                 raise errors.validation(f'ExpressionAttributeNames contains invalid key: Syntax error; key: "{key}"')
             if not value:
-                raise errors.validation(f"ExpressionAttributeNames contains invalid value: Empty attribute name for key {key}")
+                raise errors.validation(
+                    f"ExpressionAttributeNames contains invalid value: Empty attribute name for key {key}"
+                )
     values = data.get("ExpressionAttributeValues")
     if values is not None:
         if not values:

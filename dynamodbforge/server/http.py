@@ -137,7 +137,7 @@ class HttpProtocol(asyncio.Protocol):
             self._send(200, body, b"text/plain", keep_alive)
             return
         if method != b"POST":
-            self._send_raw(404, b"<UnknownOperationException/>\n", b"text/xml", keep_alive)
+            self._send(404, b"<UnknownOperationException/>\n", b"text/xml", keep_alive)
             return
         body = b"".join(self._body) if len(self._body) != 1 else self._body[0]
         content_type = headers.get(b"content-type", b"application/x-amz-json-1.0")
@@ -152,7 +152,8 @@ class HttpProtocol(asyncio.Protocol):
                 self._send(status, out, response_type, keep_alive=False)
                 return
             except (zlib.error, EOFError):
-                status, out = errors.serialization().to_wire()
+                # AWS answers an undecodable gzip body with a 500, not a client error.
+                status, out = errors.internal_server_error().to_wire()
                 self._send(status, out, response_type, keep_alive)
                 return
         # --- issue 11 (auth): authenticate returns the caller to authorize, or None (AcceptAll)
