@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="minimum time between two changes of a table's TTL setting "
                        "(default 3600, DynamoDB's documented hour)")
     # --- end issue 8
+    # --- issue 7: streams and triggers (--trigger, --config, --stream-retention-hours, --no-trigger-runner)
+    from dynamodbforge.streams import launch as streams_launch
+
+    streams_launch.add_arguments(serve)
+    # --- end issue 7
     return parser
 
 
@@ -114,7 +119,11 @@ def _run_worker(args: argparse.Namespace, sock: socket.socket, endpoint: str) ->
         task = asyncio.ensure_future(http_serve(service, args.host, args.port, auth=auth, sock=sock,
                                                 ssl=ssl_context))
         sweeper = asyncio.ensure_future(run_sweeper(db, args.ttl_interval))  # issue 8
+        from dynamodbforge.streams import launch as streams_launch  # issue 7: declared triggers, trimming
+
+        stream_maintenance = streams_launch.on_worker_start(args, db)  # issue 7
         await stop
+        stream_maintenance.cancel()  # issue 7
         task.cancel()
         sweeper.cancel()  # issue 8
         await asyncio.gather(sweeper, return_exceptions=True)  # issue 8: releases its lease
@@ -162,6 +171,12 @@ def serve(args: argparse.Namespace) -> int:
     if args.in_memory and args.workers > 1:
         print("ddbforge: --in-memory cannot be shared by several --workers", file=sys.stderr)
         return 2
+    from dynamodbforge.streams import launch as streams_launch  # issue 7: fail fast on bad --config/--trigger
+
+    problem = streams_launch.check(args)
+    if problem:
+        print(f"ddbforge: {problem}", file=sys.stderr)
+        return 2
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -175,15 +190,22 @@ def serve(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     endpoint = f"{args.host}:{port}"
     where = "memory (not persisted)" if args.in_memory else os.path.join(os.path.abspath(args.data_dir), DB_FILE)
-    # Open (and create) the database once before forking so workers find it ready.
-    _open_database(args, endpoint).close()
+    if args.workers > 1:
+        # Create the database once before forking so workers don't race to create it.
+        _open_database(args, endpoint).close()
     scheme = "https" if args.tls_cert else "http"  # issue 11
     print(f"DynamoDBForge {__version__} listening on {scheme}://{endpoint}", flush=True)
     if args.auth:  # issue 11
         print(f"Authentication: AWS SigV4, principals from {os.path.abspath(args.auth)}", flush=True)
     print(f"Data: {where}", flush=True)
+    data_file = None if args.in_memory else os.path.join(os.path.abspath(args.data_dir), DB_FILE)  # issue 7
     if args.workers <= 1:
-        _run_worker(args, sock, endpoint)
+        runner = streams_launch.start_runner(args, endpoint, data_file)  # issue 7: the trigger runner
+        try:
+            _run_worker(args, sock, endpoint)
+        finally:
+            if runner is not None:  # issue 7
+                runner.stop()
         return 0
     children = []
     for _ in range(args.workers):
@@ -204,8 +226,11 @@ def serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    runner = streams_launch.start_runner(args, endpoint, data_file)  # issue 7: after forking, in the parent only
     for child in children:
         os.waitpid(child, 0)
+    if runner is not None:  # issue 7
+        runner.stop()
     return 0
 
 

@@ -55,10 +55,11 @@ _DATE = _DateCache()
 
 class HttpProtocol(asyncio.Protocol):
     __slots__ = ("_service", "_auth", "_transport", "_parser", "_url", "_headers", "_body", "_body_len",
-                 "_too_large", "_health", "_peer")
+                 "_too_large", "_health", "_peer", "_gate")
 
-    def __init__(self, service: Service, auth: Any, health: bytes) -> None:
+    def __init__(self, service: Service, auth: Any, health: bytes, gate: "CommitGate | None" = None) -> None:
         self._service = service
+        self._gate = gate
         self._auth = auth
         self._health = health
         self._transport: asyncio.Transport | None = None
@@ -209,6 +210,10 @@ class HttpProtocol(asyncio.Protocol):
             b"" if keep_alive else b"Connection: close\r\n",
             b"\r\n",
         ))
+        gate = self._gate
+        if gate is not None and gate.holding():
+            gate.hold(transport, head + body, not keep_alive)
+            return
         transport.write(head + body)
         if not keep_alive:
             transport.close()
@@ -216,6 +221,55 @@ class HttpProtocol(asyncio.Protocol):
     def _close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+
+class CommitGate:
+    """Holds answers until the write group they depend on has committed.
+
+    With group commit (storage/sqlite.py) the write batches of one event-loop
+    iteration share one transaction.  Every answer produced while that group is
+    open — writes, and reads that may have seen its writes — waits here and is sent
+    right after the COMMIT, in order; if the COMMIT fails they become 500s.
+    """
+
+    __slots__ = ("_engine", "_pending")
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+        self._pending: list[tuple[asyncio.Transport, bytes, bool]] = []
+
+    def holding(self) -> bool:
+        return bool(self._pending) or self._engine.group_pending()
+
+    def hold(self, transport: asyncio.Transport, data: bytes, close: bool) -> None:
+        self._pending.append((transport, data, close))
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        try:
+            self._engine.commit_group()
+        except Exception:
+            log.exception("commit of a write group failed; its requests are answered with 500")
+            status, body = errors.internal_server_error().to_wire()
+            failure = _render_failure(status, body)
+            pending = [(transport, failure, True) for transport, _, _ in pending]
+        for transport, data, close in pending:
+            if not transport.is_closing():
+                transport.write(data)
+                if close:
+                    transport.close()
+
+
+def _render_failure(status: int, body: bytes) -> bytes:
+    return b"".join((
+        b"HTTP/1.1 ", str(status).encode(), b" ", _REASONS.get(status, b"Error"), b"\r\n",
+        b"x-amzn-RequestId: ", _request_id(), b"\r\n",
+        b"x-amz-crc32: ", str(zlib.crc32(body)).encode(), b"\r\n",
+        b"Content-Type: application/x-amz-json-1.0\r\n",
+        b"Content-Length: ", str(len(body)).encode(), b"\r\n",
+        b"Connection: close\r\n\r\n",
+        body,
+    ))
 
 
 def _gunzip(data: bytes) -> bytes:
@@ -234,12 +288,18 @@ async def serve(service: Service, host: str, port: int, *, auth: Any, reuse_port
     # issue 11: ``ssl`` (an ssl.SSLContext, or None) serves HTTPS (--tls-cert/--tls-key)
     loop = asyncio.get_running_loop()
     health = f"healthy: {host}:{port} ".encode()
+    engine = service.db.engine
+    gate: CommitGate | None = None
+    if hasattr(engine, "enable_group_commit"):
+        gate = CommitGate(engine)
+        engine.enable_group_commit(lambda: loop.call_soon(gate.flush))  # type: ignore[union-attr]
+
+    def factory() -> HttpProtocol:
+        return HttpProtocol(service, auth, health, gate)
+
     if sock is not None:
-        server = await loop.create_server(lambda: HttpProtocol(service, auth, health), sock=sock, backlog=1024,
-                                          ssl=ssl)
+        server = await loop.create_server(factory, sock=sock, backlog=1024, ssl=ssl)
     else:
-        server = await loop.create_server(
-            lambda: HttpProtocol(service, auth, health), host, port, reuse_port=reuse_port, backlog=1024, ssl=ssl
-        )
+        server = await loop.create_server(factory, host, port, reuse_port=reuse_port, backlog=1024, ssl=ssl)
     async with server:
         await server.serve_forever()

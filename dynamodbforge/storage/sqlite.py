@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 from dynamodbforge.storage.engine import ChangeRecord
 
@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS changelog (
     txid TEXT,
     identity TEXT
 );
+-- issue 7 (streams): per-table reads of the change log, and what trimming removed
+CREATE INDEX IF NOT EXISTS changelog_tbl_seq ON changelog (tbl, seq);
+CREATE TABLE IF NOT EXISTS changelog_horizon (tbl TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -74,6 +77,14 @@ class _Batch:
                 record.user_identity,
             ),
         )
+
+    def last_sequence(self) -> int:  # issue 7
+        return _last_sequence(self._cur.connection)
+
+
+def _last_sequence(conn: sqlite3.Connection) -> int:  # issue 7: sqlite_sequence survives trimming
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changelog'").fetchone()
+    return int(row[0]) if row else 0
 
 
 _SCAN_CHUNK = 256
@@ -121,6 +132,9 @@ class SQLiteEngine:
             path or ":memory:", isolation_level=None, check_same_thread=False, cached_statements=256
         )
         self._lock = threading.RLock()  # one connection: serialize threads of this process
+        self._group_thread: int | None = None  # see enable_group_commit
+        self._group_open = False
+        self._schedule_commit: Callable[[], None] = lambda: None
         conn = self._conn
         if path is not None:
             conn.execute("PRAGMA journal_mode=WAL")
@@ -160,6 +174,11 @@ class SQLiteEngine:
     def write(self) -> Iterator[_Batch]:
         with self._lock:
             conn = self._conn
+            if self._group_thread == threading.get_ident():
+                yield from self._write_in_group(conn)
+                return
+            if self._group_open:  # another thread writes: commit the group first (earlier is safe)
+                self.commit_group()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield _Batch(conn.cursor())
@@ -167,6 +186,50 @@ class SQLiteEngine:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    # -- group commit ----------------------------------------------------------
+    # The server lets all write batches of one event-loop iteration share one
+    # transaction: each batch is a SAVEPOINT (so it still commits or rolls back as
+    # a unit), and the whole group commits once, before any of its answers is sent.
+    # One commit per iteration instead of one per request is what makes writes fast
+    # under concurrency; durability is unchanged because nothing is acknowledged
+    # before the COMMIT.
+
+    def enable_group_commit(self, schedule_commit: Callable[[], None]) -> None:
+        """Group this thread's write batches; ``schedule_commit()`` is called when a group opens
+        and must arrange for ``commit_group()`` to run soon (e.g. ``loop.call_soon``)."""
+        self._group_thread = threading.get_ident()
+        self._schedule_commit = schedule_commit
+
+    def group_pending(self) -> bool:
+        """True while write batches have run that are not committed yet."""
+        return self._group_open
+
+    def commit_group(self) -> None:
+        with self._lock:
+            if not self._group_open:
+                return
+            self._group_open = False
+            try:
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    def _write_in_group(self, conn: sqlite3.Connection) -> Iterator[_Batch]:
+        if not self._group_open:
+            conn.execute("BEGIN IMMEDIATE")
+            self._group_open = True
+            self._schedule_commit()
+        conn.execute("SAVEPOINT batch")
+        try:
+            yield _Batch(conn.cursor())
+        except BaseException:
+            conn.execute("ROLLBACK TO batch")
+            conn.execute("RELEASE batch")
+            raise
+        conn.execute("RELEASE batch")
 
     # -- change log --------------------------------------------------------
     def changes(self, after_sequence: int, limit: int) -> list[ChangeRecord]:
@@ -185,8 +248,45 @@ class SQLiteEngine:
 
     def trim_changes(self, before_timestamp: float) -> int:
         with self.write() as _:
+            # issue 7: remember, per table, the highest sequence trimming removed (TrimmedDataAccess)
+            self._conn.execute(
+                "INSERT OR REPLACE INTO changelog_horizon (tbl, seq) SELECT c.tbl, max(c.seq) FROM changelog c"
+                " WHERE c.ts < ? GROUP BY c.tbl HAVING max(c.seq) > coalesce("
+                "(SELECT h.seq FROM changelog_horizon h WHERE h.tbl = c.tbl), 0)",
+                (before_timestamp,),
+            )
             cur = self._conn.execute("DELETE FROM changelog WHERE ts < ?", (before_timestamp,))
             return cur.rowcount
+
+    # --- issue 7 (streams) ----------------------------------------------------
+    def table_changes(
+        self, table: str, after_sequence: int, limit: int, up_to: int | None = None
+    ) -> list[ChangeRecord]:
+        sql = (
+            "SELECT seq, ts, tbl, keys, old, new, origin, txid, identity FROM changelog"
+            " WHERE tbl = ? AND seq > ?"
+        )
+        params: tuple = (table, after_sequence)
+        if up_to is not None:
+            sql += " AND seq <= ?"
+            params += (up_to,)
+        rows = self._conn.execute(sql + " ORDER BY seq LIMIT ?", params + (limit,)).fetchall()
+        return [
+            ChangeRecord(
+                table=r[2], keys=r[3], old_image=r[4], new_image=r[5], timestamp=r[1], origin=r[6],
+                transaction_id=r[7], user_identity=r[8], sequence=r[0],
+            )
+            for r in rows
+        ]
+
+    def last_sequence(self) -> int:
+        with self._lock:
+            return _last_sequence(self._conn)
+
+    def trim_horizon(self, table: str) -> int:
+        row = self._conn.execute("SELECT seq FROM changelog_horizon WHERE tbl = ?", (table,)).fetchone()
+        return int(row[0]) if row else 0
+    # --- end issue 7
 
     def close(self) -> None:
         with self._lock:
