@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from dynamodbforge import errors
+from dynamodbforge import errors, observe  # issue 9: observe
 from dynamodbforge.database import Database
 from dynamodbforge.ops.registry import KNOWN_NOT_BUILT, OPERATIONS
 from dynamodbforge.protocol.validate import validate_request
@@ -41,11 +41,14 @@ class Service:
         try:
             return 200, self._dispatch(target, body, principal)
         except errors.DynamoDBError as exc:
+            observe.error(target, exc)  # issue 9: UserErrors / SystemErrors
             return exc.to_wire()
         except RecursionError:
+            observe.error(target, errors.validation(""))  # issue 9
             return errors.validation("Nesting Levels have exceeded supported limits").to_wire()
         except Exception:  # a bug must never take the server down
             log.exception("internal error handling %s", target)
+            observe.error(target, None)  # issue 9
             return errors.internal_server_error().to_wire()
 
     def _dispatch(self, target: str | None, body: bytes, principal: Any = None) -> bytes:
@@ -75,7 +78,10 @@ class Service:
             request = validate_request(operation_name, request)
         if principal is not None and self.authorizer is not None:  # issue 11: authorization
             self.authorizer.authorize(principal, operation_name, request)
-        result: Any = operation(self.db, request)
+        if registry is OPERATIONS:  # issue 9: throttling, metrics, contributor insights
+            result: Any = observe.run(self.db, operation_name, operation, request)
+        else:
+            result = operation(self.db, request)
         if isinstance(result, bytes):
             return result
         return orjson.dumps(result)
