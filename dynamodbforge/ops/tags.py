@@ -1,0 +1,112 @@
+"""TagResource, UntagResource, ListTagsOfResource (issue 9) and DescribeLimits.
+
+A table's tags live in their own engine row, ``TAGS_PREFIX + uid``: a JSON object of
+key -> value in the order keys were first set.  Keyed by the table's internal uid, so
+a table deleted and created again under the same name starts untagged, as in DynamoDB.
+CreateTable's ``Tags`` are written in the same batch as the table (``store_for_create``).
+
+Limits (DynamoDB Developer Guide, "Tagging restrictions"): at most 50 tags per resource,
+keys of 1-128 characters and values of 0-256 (enforced by the request shapes), the
+``aws:`` prefix reserved, one value per key (tagging a key again replaces its value).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from dynamodbforge import errors
+from dynamodbforge.database import Database
+
+TAGS_PREFIX = b"\x00G"  # + uid (8 bytes) -> {"key": "value", ...}
+MAX_TAGS = 50
+_INVALID = "One or more parameter values were invalid: "
+
+# DescribeLimits: DynamoDB's default account and table quotas per region.
+LIMITS = {
+    "AccountMaxReadCapacityUnits": 80000,
+    "AccountMaxWriteCapacityUnits": 80000,
+    "TableMaxReadCapacityUnits": 40000,
+    "TableMaxWriteCapacityUnits": 40000,
+}
+
+
+def describe_limits(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+    return dict(LIMITS)
+
+
+def _key(uid: int) -> bytes:
+    return TAGS_PREFIX + uid.to_bytes(8, "big")
+
+
+def load(reader: Any, uid: int) -> dict[str, str]:
+    raw = reader.get(_key(uid))
+    return orjson.loads(raw) if raw is not None else {}
+
+
+def drop(batch: Any, uid: int) -> None:
+    batch.delete(_key(uid))
+
+
+def _check_keys(keys: list[str]) -> None:
+    for key in keys:
+        if key.lower().startswith("aws:"):
+            raise errors.validation(f"{_INVALID}Tag keys starting with 'aws:' are reserved for system use. Key: {key}")
+
+
+def _merged(current: dict[str, str], tags: list[dict[str, str]]) -> dict[str, str]:
+    _check_keys([t["Key"] for t in tags])
+    merged = dict(current)
+    for tag in tags:
+        merged[tag["Key"]] = tag["Value"]
+    if len(merged) > MAX_TAGS:
+        raise errors.limit_exceeded(
+            f"The number of tags for the resource exceeds the limit of {MAX_TAGS}. "
+            f"Current tags: {len(current)}, requested: {len(tags)}"
+        )
+    return merged
+
+
+def store_for_create(batch: Any, uid: int, tags: list[dict[str, str]] | None) -> None:
+    """CreateTable's Tags, validated and written in the table's own batch."""
+    if tags:
+        batch.put(_key(uid), orjson.dumps(_merged({}, tags)))
+
+
+def _table_from_arn(db: Database, arn: str, reader: Any) -> Any:
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "dynamodb" or not parts[5].startswith("table/"):
+        raise errors.validation(f"Invalid TableArn: Invalid ResourceArn provided as input {arn}")
+    name = parts[5][len("table/"):]
+    info = db.catalog.find(name, reader) if "/" not in name else None
+    if info is None or parts[3] != db.region:
+        raise errors.resource_not_found(f"Requested resource not found: ResourcArn: {arn} not found")
+    return info
+
+
+def tag_resource(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+    with db.engine.write() as batch:
+        info = _table_from_arn(db, req["ResourceArn"], batch)
+        batch.put(_key(info.uid), orjson.dumps(_merged(load(batch, info.uid), req["Tags"])))
+    return {}
+
+
+def untag_resource(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+    with db.engine.write() as batch:
+        info = _table_from_arn(db, req["ResourceArn"], batch)
+        _check_keys(req["TagKeys"])
+        current = load(batch, info.uid)
+        remaining = {k: v for k, v in current.items() if k not in set(req["TagKeys"])}
+        if len(remaining) != len(current):
+            if remaining:
+                batch.put(_key(info.uid), orjson.dumps(remaining))
+            else:
+                batch.delete(_key(info.uid))
+    return {}
+
+
+def list_tags_of_resource(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+    with db.engine.read() as reader:
+        info = _table_from_arn(db, req["ResourceArn"], reader)
+        tags = load(reader, info.uid)
+    return {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}

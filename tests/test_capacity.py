@@ -1,0 +1,315 @@
+"""Issue 9: consumed capacity as AWS computes it, billing modes, limits, throttling.
+
+Worked examples from the DynamoDB Developer Guide ("Read/write capacity mode",
+"Capacity unit consumption"): reads are 4 KB units (eventually consistent: half,
+transactional: double), writes 1 KB units of the larger of the old and new item,
+Query/Scan add item sizes up before rounding, BatchGetItem rounds each item.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from conftest import CREDENTIALS, REGION, create_table, error_of, make_client, unique_name
+from server_process import ServerProcess
+
+from dynamodbforge import capacity
+
+EXTERNAL = bool(os.environ.get("DDBFORGE_ENDPOINT"))
+
+
+def sized_item(pk: str, size: int, **extra) -> dict:
+    """An item of exactly ``size`` bytes as DynamoDB counts them (names + values)."""
+    base = 2 + len(pk)  # "pk" + value
+    base += sum(len(k) + len(v["S"]) for k, v in extra.items())
+    filler = size - base - len("data")
+    assert filler >= 0
+    return {"pk": {"S": pk}, "data": {"S": "x" * filler}, **extra}
+
+
+# --- the math itself ----------------------------------------------------------------------
+
+def test_unit_math_matches_the_developer_guide():
+    assert capacity.read_units(3584, True) == 1.0  # 3.5 KB strongly consistent: 1 RCU
+    assert capacity.read_units(3584, False) == 0.5  # eventually consistent: 0.5
+    assert capacity.read_units(7 * 1024, True) == 2.0  # 7 KB: 2 RCU
+    assert capacity.read_units(7 * 1024, False) == 1.0
+    assert capacity.read_units(0, True) == 1.0  # at least one unit
+    assert capacity.write_units(1536) == 2.0  # 1.5 KB: 2 WCU
+    assert capacity.write_units(1024) == 1.0
+    assert capacity.write_units(0) == 1.0
+    assert capacity.read_units_for_raw(b"x" * 4096, True) == 1.0
+    assert capacity.read_units_for_raw(b"x" * 4097, True) is None
+
+
+# --- every operation ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def table(dynamodb):
+    name = create_table(dynamodb, unique_name("cap"))
+    yield name
+    dynamodb.delete_table(TableName=name)
+
+
+@pytest.fixture(scope="module")
+def range_tbl(dynamodb):
+    name = create_table(dynamodb, unique_name("capr"), range_key=("sk", "N"))
+    yield name
+    dynamodb.delete_table(TableName=name)
+
+
+def test_get_item_reads_4kb_units(dynamodb, table):
+    dynamodb.put_item(TableName=table, Item=sized_item("g35", 3584))
+    dynamodb.put_item(TableName=table, Item=sized_item("g7", 7 * 1024))
+    cases = [("g35", True, 1.0), ("g35", False, 0.5), ("g7", True, 2.0), ("g7", False, 1.0),
+             ("missing", True, 1.0), ("missing", False, 0.5)]
+    for pk, consistent, units in cases:
+        out = dynamodb.get_item(TableName=table, Key={"pk": {"S": pk}}, ConsistentRead=consistent,
+                                ReturnConsumedCapacity="TOTAL")
+        assert out["ConsumedCapacity"] == {"TableName": table, "CapacityUnits": units}, (pk, consistent)
+
+
+def test_writes_cost_1kb_units_of_the_larger_image(dynamodb, table):
+    out = dynamodb.put_item(TableName=table, Item=sized_item("w15", 1536), ReturnConsumedCapacity="TOTAL")
+    assert out["ConsumedCapacity"] == {"TableName": table, "CapacityUnits": 2.0}
+    dynamodb.put_item(TableName=table, Item=sized_item("w5", 5 * 1024))
+    # shrink a 5 KB item to about 3 KB: the larger (old) image counts -> 5 WCU
+    out = dynamodb.update_item(TableName=table, Key={"pk": {"S": "w5"}}, UpdateExpression="SET #d = :v",
+                               ExpressionAttributeNames={"#d": "data"},
+                               ExpressionAttributeValues={":v": {"S": "y" * 3000}},
+                               ReturnConsumedCapacity="TOTAL")
+    assert out["ConsumedCapacity"]["CapacityUnits"] == 5.0
+    out = dynamodb.delete_item(TableName=table, Key={"pk": {"S": "w15"}}, ReturnConsumedCapacity="TOTAL")
+    assert out["ConsumedCapacity"]["CapacityUnits"] == 2.0
+    out = dynamodb.delete_item(TableName=table, Key={"pk": {"S": "nothing"}}, ReturnConsumedCapacity="TOTAL")
+    assert out["ConsumedCapacity"]["CapacityUnits"] == 1.0
+
+
+def test_indexes_mode_adds_the_table_entry(dynamodb, table):
+    out = dynamodb.put_item(TableName=table, Item=sized_item("ix", 100), ReturnConsumedCapacity="INDEXES")
+    assert out["ConsumedCapacity"] == {"TableName": table, "CapacityUnits": 1.0, "Table": {"CapacityUnits": 1.0}}
+    out = dynamodb.get_item(TableName=table, Key={"pk": {"S": "ix"}}, ReturnConsumedCapacity="INDEXES")
+    assert out["ConsumedCapacity"] == {"TableName": table, "CapacityUnits": 0.5, "Table": {"CapacityUnits": 0.5}}
+    out = dynamodb.get_item(TableName=table, Key={"pk": {"S": "ix"}}, ReturnConsumedCapacity="NONE")
+    assert "ConsumedCapacity" not in out
+
+
+def test_transactions_cost_double_and_name_the_unit_kind(dynamodb, table):
+    dynamodb.put_item(TableName=table, Item=sized_item("t7", 7 * 1024))
+    out = dynamodb.transact_get_items(TransactItems=[{"Get": {"TableName": table, "Key": {"pk": {"S": "t7"}}}}],
+                                      ReturnConsumedCapacity="TOTAL")
+    # 7 KB transactional read: 2 x 2 = 4 RCU (the AWS CLI example's shape)
+    assert out["ConsumedCapacity"] == [{"TableName": table, "CapacityUnits": 4.0, "ReadCapacityUnits": 4.0}]
+    out = dynamodb.transact_write_items(
+        TransactItems=[{"Put": {"TableName": table, "Item": sized_item("t15", 1536)}},
+                       {"Put": {"TableName": table, "Item": sized_item("t1", 500)}}],
+        ReturnConsumedCapacity="INDEXES")
+    # 1.5 KB -> 2 x 2 = 4, 0.5 KB -> 2 x 1 = 2
+    assert out["ConsumedCapacity"] == [{"TableName": table, "CapacityUnits": 6.0, "WriteCapacityUnits": 6.0,
+                                        "Table": {"CapacityUnits": 6.0, "WriteCapacityUnits": 6.0}}]
+
+
+def test_query_sums_item_sizes_then_rounds(dynamodb, range_tbl):
+    with_items = [{"PutRequest": {"Item": {"pk": {"S": "q"}, "sk": {"N": str(i)}, "a": {"S": "x" * 34}}}}
+                  for i in range(10)]  # 10 items of 40 bytes: pk(3) + sk(2+2) + a(1+34) ~ 40
+    dynamodb.batch_write_item(RequestItems={range_tbl: with_items})
+    out = dynamodb.query(TableName=range_tbl, KeyConditionExpression="pk = :p",
+                         ExpressionAttributeValues={":p": {"S": "q"}}, ReturnConsumedCapacity="TOTAL")
+    assert out["Count"] == 10
+    assert out["ConsumedCapacity"] == {"TableName": range_tbl, "CapacityUnits": 0.5}  # 400 B -> 4 KB, halved
+    out = dynamodb.query(TableName=range_tbl, KeyConditionExpression="pk = :p", ConsistentRead=True,
+                         ExpressionAttributeValues={":p": {"S": "q"}}, ReturnConsumedCapacity="TOTAL")
+    assert out["ConsumedCapacity"]["CapacityUnits"] == 1.0
+    # the filter does not reduce the capacity: items are read before they are filtered
+    out = dynamodb.query(TableName=range_tbl, KeyConditionExpression="pk = :p", FilterExpression="a = :n",
+                         ExpressionAttributeValues={":p": {"S": "q"}, ":n": {"S": "nope"}},
+                         ConsistentRead=True, ReturnConsumedCapacity="TOTAL")
+    assert out["Count"] == 0 and out["ConsumedCapacity"]["CapacityUnits"] == 1.0
+
+
+def test_scan_sums_item_sizes(dynamodb):
+    name = create_table(dynamodb, unique_name("capscan"))
+    try:
+        for i in range(3):
+            dynamodb.put_item(TableName=name, Item=sized_item(f"s{i}", 3000))  # 9000 B -> 3 units
+        out = dynamodb.scan(TableName=name, ConsistentRead=True, ReturnConsumedCapacity="TOTAL")
+        assert out["ConsumedCapacity"] == {"TableName": name, "CapacityUnits": 3.0}
+        out = dynamodb.scan(TableName=name, ReturnConsumedCapacity="TOTAL")
+        assert out["ConsumedCapacity"]["CapacityUnits"] == 1.5
+    finally:
+        dynamodb.delete_table(TableName=name)
+
+
+def test_batches_round_each_item(dynamodb, table):
+    puts = [{"PutRequest": {"Item": sized_item(f"b{i}", 1536)}} for i in range(3)]
+    out = dynamodb.batch_write_item(RequestItems={table: puts}, ReturnConsumedCapacity="TOTAL")
+    assert out["ConsumedCapacity"] == [{"TableName": table, "CapacityUnits": 6.0}]
+    keys = [{"pk": {"S": f"b{i}"}} for i in range(3)] + [{"pk": {"S": "absent"}}]
+    out = dynamodb.batch_get_item(RequestItems={table: {"Keys": keys, "ConsistentRead": True}},
+                                  ReturnConsumedCapacity="INDEXES")
+    # each 1.5 KB item rounds to 4 KB on its own: 3 units, plus 1 for the missing key
+    assert out["ConsumedCapacity"] == [{"TableName": table, "CapacityUnits": 4.0, "Table": {"CapacityUnits": 4.0}}]
+
+
+# --- billing modes and limits -------------------------------------------------------------
+
+def test_describe_limits(dynamodb):
+    out = dynamodb.describe_limits()
+    out.pop("ResponseMetadata")
+    assert out == {"AccountMaxReadCapacityUnits": 80000, "AccountMaxWriteCapacityUnits": 80000,
+                   "TableMaxReadCapacityUnits": 40000, "TableMaxWriteCapacityUnits": 40000}
+
+
+def test_on_demand_throughput_is_described_and_updated(dynamodb):
+    name = create_table(dynamodb, unique_name("odt"), OnDemandThroughput={"MaxReadRequestUnits": 100})
+    try:
+        desc = dynamodb.describe_table(TableName=name)["Table"]
+        assert desc["OnDemandThroughput"] == {"MaxReadRequestUnits": 100, "MaxWriteRequestUnits": -1}
+        dynamodb.update_table(TableName=name, OnDemandThroughput={"MaxWriteRequestUnits": 50})
+        desc = dynamodb.describe_table(TableName=name)["Table"]
+        assert desc["OnDemandThroughput"] == {"MaxReadRequestUnits": 100, "MaxWriteRequestUnits": 50}
+        dynamodb.update_table(TableName=name, BillingMode="PROVISIONED",
+                              ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5})
+        desc = dynamodb.describe_table(TableName=name)["Table"]
+        assert "OnDemandThroughput" not in desc
+        assert desc["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
+        assert desc["ProvisionedThroughput"]["ReadCapacityUnits"] == 5
+    finally:
+        dynamodb.delete_table(TableName=name)
+
+
+@pytest.mark.skipif(EXTERNAL, reason="switches billing modes five times (a day's allowance on AWS)")
+def test_switching_to_on_demand_is_limited_to_four_times_a_day(dynamodb):
+    name = unique_name("switch")
+    dynamodb.create_table(TableName=name, AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                          ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})
+    try:
+        for _ in range(4):
+            dynamodb.update_table(TableName=name, BillingMode="PAY_PER_REQUEST")
+            dynamodb.update_table(TableName=name, BillingMode="PROVISIONED",  # back: allowed at any time
+                                  ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})
+        with pytest.raises(dynamodb.exceptions.ClientError) as excinfo:
+            dynamodb.update_table(TableName=name, BillingMode="PAY_PER_REQUEST")
+        code, message = error_of(excinfo)
+        assert code == "LimitExceededException"
+        assert message.startswith("Subscriber limit exceeded: Update to PayPerRequest mode are limited to")
+    finally:
+        dynamodb.delete_table(TableName=name)
+
+
+# --- enforcement ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def enforcing():
+    if EXTERNAL:
+        pytest.skip("starts its own server with --enforce-capacity")
+    server = ServerProcess(None, "--enforce-capacity", "--burst-seconds", "2").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_provisioned_table_throttles_and_boto3_retries_recover(enforcing):
+    client = make_client(enforcing.endpoint)
+    name = unique_name("prov")
+    client.create_table(TableName=name, AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                        ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})
+    throttled = []
+    for i in range(10):  # 1 WCU with 2 s of burst: the third or fourth write is refused
+        try:
+            client.put_item(TableName=name, Item={"pk": {"S": f"k{i}"}})
+        except client.exceptions.ProvisionedThroughputExceededException as exc:
+            throttled.append(exc.response)
+    assert throttled, "no write was throttled"
+    err = throttled[0]["Error"]
+    assert err["Message"] == ("The level of configured provisioned throughput for the table was exceeded. "
+                              "Consider increasing your provisioning level with the UpdateTable API.")
+    assert throttled[0]["ThrottlingReasons"][0]["reason"] == "TableWriteProvisionedThroughputExceeded"
+    # reads have their own bucket
+    client.get_item(TableName=name, Key={"pk": {"S": "k0"}})
+    # boto3's standard retry mode backs off until the bucket refills, as against AWS
+    retrying = boto3.client("dynamodb", endpoint_url=enforcing.endpoint, region_name=REGION,
+                            config=Config(retries={"mode": "standard", "max_attempts": 10}), **CREDENTIALS)
+    for i in range(3):
+        retrying.put_item(TableName=name, Item={"pk": {"S": f"r{i}"}})
+    # more capacity: no more throttling
+    client.update_table(TableName=name, ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1000})
+    for i in range(20):
+        client.put_item(TableName=name, Item={"pk": {"S": f"after{i}"}})
+
+
+def test_throttled_batch_write_returns_unprocessed_items(enforcing):
+    client = make_client(enforcing.endpoint)
+    name = unique_name("provb")
+    client.create_table(TableName=name, AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                        ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})
+    other = create_table(client, unique_name("odb"))
+    client.batch_write_item(RequestItems={name: [{"PutRequest": {"Item": {"pk": {"S": f"x{i}"}}}}
+                                                 for i in range(5)]})  # drains the bucket
+    out = client.batch_write_item(RequestItems={
+        name: [{"PutRequest": {"Item": {"pk": {"S": "late"}}}}],
+        other: [{"PutRequest": {"Item": {"pk": {"S": "fine"}}}}],
+    })
+    assert out["UnprocessedItems"] == {name: [{"PutRequest": {"Item": {"pk": {"S": "late"}}}}]}
+    assert "Item" in client.get_item(TableName=other, Key={"pk": {"S": "fine"}})
+    with pytest.raises(client.exceptions.ProvisionedThroughputExceededException):
+        client.batch_write_item(RequestItems={name: [{"PutRequest": {"Item": {"pk": {"S": "late"}}}}]})
+
+
+def test_hot_partition_key_throttles_alone_and_insights_name_it(enforcing, tmp_path):
+    """Load test (loopback, a few seconds): one key driven past 1,000 WCU/s on an on-demand table."""
+    client = make_client(enforcing.endpoint)
+    name = create_table(client, unique_name("hot"))
+    out = client.update_contributor_insights(TableName=name, ContributorInsightsAction="ENABLE")
+    assert out["ContributorInsightsStatus"] == "ENABLING"
+    big = "x" * (20 * 1024)  # 20 WCU per write: 50 writes a second exceed one partition's 1,000 WCU
+    results = {"hot_ok": 0, "hot_throttled": 0, "cold_ok": 0, "cold_throttled": 0}
+    lock = threading.Lock()
+    stop = time.monotonic() + 3.0
+
+    def hammer(kind: str, keys: list[str], payload: str) -> None:
+        c = make_client(enforcing.endpoint)
+        i = 0
+        while time.monotonic() < stop:
+            key = keys[i % len(keys)]
+            i += 1
+            try:
+                c.put_item(TableName=name, Item={"pk": {"S": key}, "v": {"S": payload}})
+                outcome = f"{kind}_ok"
+            except c.exceptions.ThrottlingException as exc:
+                assert exc.response["Error"]["Message"].startswith(
+                    "Throughput exceeds the current capacity of your table or index.")
+                outcome = f"{kind}_throttled"
+            with lock:
+                results[outcome] += 1
+
+    threads = [threading.Thread(target=hammer, args=("hot", ["HOT"], big)) for _ in range(3)]
+    threads.append(threading.Thread(target=hammer, args=("cold", [f"cold{i}" for i in range(200)], "small")))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results["hot_throttled"] > 0, results
+    assert results["cold_throttled"] == 0, results
+    assert results["cold_ok"] > 0, results
+
+    report = subprocess.run(
+        [sys.executable, "-m", "dynamodbforge", "insights", "--endpoint", enforcing.endpoint, "--table", name,
+         "--top", "3", "--window", "60"], capture_output=True, text=True, timeout=30)
+    assert report.returncode == 0, report.stderr
+    text = report.stdout
+    accessed = text.split("Most accessed partition keys:")[1].split("\n")[1]
+    throttled = text.split("Most throttled partition keys:")[1].split("\n")[1]
+    assert "pk=HOT" in accessed, text
+    assert "pk=HOT" in throttled, text
