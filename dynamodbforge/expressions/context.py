@@ -87,6 +87,42 @@ class ExpressionContext:
             raise errors.validation(f"Invalid {param}: {e.message}") from None
         return build_key_condition(tree, self.names, self.values, hash_key, range_key, key_types)
 
+    def condition_heads(self, text: str) -> set[str]:
+        """issue 3: the top-level attribute names a (valid, compiled) condition refers to."""
+        from dynamodbforge.expressions import ast as A
+
+        heads: set[str] = set()
+
+        def walk(node: object) -> None:
+            if isinstance(node, A.PathExpr):
+                first = node.elements[0]
+                if isinstance(first, str):
+                    heads.add(self.names.get(first, first) if first.startswith("#") else first)
+            elif isinstance(node, (A.And, A.Or)):
+                walk(node.left)
+                walk(node.right)
+            elif isinstance(node, A.Not):
+                walk(node.operand)
+            elif isinstance(node, A.Compare):
+                walk(node.left)
+                walk(node.right)
+            elif isinstance(node, A.Between):
+                walk(node.operand)
+                walk(node.low)
+                walk(node.high)
+            elif isinstance(node, A.In):
+                walk(node.operand)
+                for item in node.items:
+                    walk(item)
+            elif isinstance(node, A.FuncCond):
+                walk(node.call)
+            elif isinstance(node, A.FuncCall):
+                for arg in node.args:
+                    walk(arg)
+
+        walk(Pa.parse(Pa.CONDITION, text).tree)
+        return heads
+
     # --- after all expressions ---------------------------------------------------
     def check_unused(self) -> None:
         """AWS's errors for names/values no expression used (names are checked first)."""

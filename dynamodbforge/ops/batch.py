@@ -11,20 +11,17 @@ from typing import Any
 
 import orjson
 
+from dynamodbforge import capacity as cap  # issue 9: capacity
 from dynamodbforge import errors
 from dynamodbforge.database import Database
 from dynamodbforge.expressions import ExpressionContext
+from dynamodbforge.expressions import legacy  # issue 3: AttributesToGet
 from dynamodbforge.ops.items import MAX_ITEM_BYTES, read_units, storage_key, write_in_batch, write_units
 from dynamodbforge.protocol import attributes
+from dynamodbforge.ttl import state as ttl_state  # issue 8: --ttl-hide-expired
 
 MAX_GET_KEYS = 100  # "Too many items requested for the BatchGetItem call"
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # BatchGetItem returns at most 16 MB
-
-
-def _capacity_entry(mode: str, table: str, units: float) -> dict[str, Any]:
-    if mode == "INDEXES":
-        return {"TableName": table, "CapacityUnits": units, "Table": {"CapacityUnits": units}}
-    return {"TableName": table, "CapacityUnits": units}
 
 
 def batch_get_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
@@ -35,12 +32,15 @@ def batch_get_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     for name, spec in request_items.items():
         ctx = ExpressionContext(spec.get("ExpressionAttributeNames"), None)
         proj = ctx.projection(spec["ProjectionExpression"]) if "ProjectionExpression" in spec else None
+        if "AttributesToGet" in spec:  # issue 3
+            proj = legacy.attributes_to_get(spec["AttributesToGet"])
         ctx.check_unused()
         plans.append((name, spec, proj))
     responses: dict[str, list[dict[str, Any]]] = {}
     unprocessed: dict[str, Any] = {}
-    capacity: dict[str, float] = {}
+    usages: dict[str, cap.Usage] = {}  # issue 9
     size = 0
+    full = False  # issue 3
     with db.engine.read() as reader:
         tables = {name: db.catalog.get(name, reader) for name, _, _ in plans}
         for name, spec, proj in plans:
@@ -56,28 +56,37 @@ def batch_get_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
                 skeys.append((skey, key))
             out = responses.setdefault(name, [])
             consistent = bool(spec.get("ConsistentRead"))
+            hidden = ttl_state.hidden_predicate(db, info, reader)  # issue 8: --ttl-hide-expired
             for skey, key in skeys:
-                if size >= MAX_RESPONSE_BYTES:
+                if full:  # issue 3: once the response is full, every remaining key is unprocessed
                     pending = unprocessed.setdefault(name, {k: v for k, v in spec.items() if k != "Keys"})
                     pending.setdefault("Keys", []).append(key)
                     continue
                 raw = reader.get(skey)
                 item = orjson.loads(raw) if raw is not None else None
+                if hidden is not None and item is not None and hidden(item):  # issue 8
+                    item = None
                 item_bytes = attributes.item_size(item) if item is not None else 0
-                capacity[name] = capacity.get(name, 0.0) + read_units(item_bytes, consistent)
+                if size + item_bytes > MAX_RESPONSE_BYTES:  # issue 3: the item would pass 16 MB
+                    full = True
+                    pending = unprocessed.setdefault(name, {k: v for k, v in spec.items() if k != "Keys"})
+                    pending.setdefault("Keys", []).append(key)
+                    continue
+                usage = usages.get(name) or usages.setdefault(name, cap.Usage(info, cap.READ))  # issue 9
+                usage.add(read_units(item_bytes, consistent), key)
                 if item is not None:
                     size += item_bytes
                     out.append(proj.apply(item) if proj is not None else item)
     result: dict[str, Any] = {"Responses": responses, "UnprocessedKeys": unprocessed}
-    mode = req.get("ReturnConsumedCapacity", "NONE")
-    if mode != "NONE":
-        result["ConsumedCapacity"] = [_capacity_entry(mode, n, u) for n, u in capacity.items()]
+    consumed = cap.report_many(req, list(usages.values()))  # issue 9
+    if consumed is not None:
+        result["ConsumedCapacity"] = consumed
     return result
 
 
 def batch_write_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     request_items: dict[str, Any] = req["RequestItems"]
-    capacity: dict[str, float] = {}
+    usages: dict[str, cap.Usage] = {}  # issue 9
     with db.engine.write() as batch:
         tables = {name: db.catalog.get(name, batch) for name in request_items}
         planned = []
@@ -104,9 +113,10 @@ def batch_write_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
         for info, key, new in planned:
             old, _ = write_in_batch(db, batch, info, key, lambda _old, _new=new: _new)
             size = max(attributes.item_size(new) if new else 0, attributes.item_size(old) if old else 0)
-            capacity[info.name] = capacity.get(info.name, 0.0) + write_units(size)
+            usage = usages.get(info.name) or usages.setdefault(info.name, cap.Usage(info, cap.WRITE))  # issue 9
+            usage.add(write_units(size), key)
     result: dict[str, Any] = {"UnprocessedItems": {}}
-    mode = req.get("ReturnConsumedCapacity", "NONE")
-    if mode != "NONE":
-        result["ConsumedCapacity"] = [_capacity_entry(mode, n, u) for n, u in capacity.items()]
+    consumed = cap.report_many(req, list(usages.values()))  # issue 9
+    if consumed is not None:
+        result["ConsumedCapacity"] = consumed
     return result

@@ -12,13 +12,15 @@ from typing import Any, Iterator
 
 import orjson
 
-from dynamodbforge import errors
+from dynamodbforge import capacity, errors  # issue 9: capacity
 from dynamodbforge.catalog import TableInfo
 from dynamodbforge.database import Database
 from dynamodbforge.expressions import ExpressionContext
+from dynamodbforge.expressions import legacy  # issue 3: KeyConditions, QueryFilter, ScanFilter, AttributesToGet
 from dynamodbforge.ops.items import consumed, key_of, partition_prefix, storage_key
 from dynamodbforge.protocol import attributes
 from dynamodbforge.storage import keycodec
+from dynamodbforge.ttl import state as ttl_state  # issue 8: --ttl-hide-expired
 
 PAGE_BYTES = 1024 * 1024  # "a maximum of 1 MB of data" per Query/Scan page
 _HASH_SPACE = 1 << 32
@@ -48,18 +50,22 @@ def _page(
     ctx: ExpressionContext,
 ) -> dict[str, Any]:
     """Read rows until Limit items or 1 MB were evaluated; filter, project, count."""
-    filt = ctx.condition(req["FilterExpression"], param="FilterExpression") if "FilterExpression" in req else None
-    proj = ctx.projection(req["ProjectionExpression"]) if "ProjectionExpression" in req else None
-    ctx.check_unused()
+    filt, proj = _read_options(ctx, req)  # issue 3
     limit = req.get("Limit")
     count_only = req.get("Select") == "COUNT"
     items: list[dict[str, Any]] = []
     scanned = 0
     total_size = 0
     last: dict[str, Any] | None = None
+    first_hash: dict[str, Any] | None = None  # issue 9: the partition a Query read
+    hidden = ttl_state.hidden_predicate(db, info)  # issue 8: --ttl-hide-expired
     for _key, raw in rows:
         item = orjson.loads(raw)
+        if hidden is not None and hidden(item):  # issue 8: as if already deleted by TTL
+            continue
         scanned += 1
+        if first_hash is None:  # issue 9
+            first_hash = item[info.hash_key.name]
         total_size += attributes.item_size(item)
         if filt is None or filt.evaluate(item):
             items.append(item if count_only or proj is None else proj.apply(item))
@@ -73,24 +79,99 @@ def _page(
     out["ScannedCount"] = scanned
     if last is not None:
         out["LastEvaluatedKey"] = last
-    cap = consumed(req, info.name, _read_units(total_size, bool(req.get("ConsistentRead"))))
-    if cap is not None:
-        out["ConsumedCapacity"] = cap
-    return out
+    # --- issue 9: capacity (item sizes summed, then rounded up to 4 KB once), Query's partition key
+    usage = capacity.Usage(info, capacity.READ)
+    usage.returned = len(items)
+    partition = None
+    if first_hash is not None and ("KeyConditionExpression" in req or "KeyConditions" in req):
+        partition = {info.hash_key.name: first_hash}
+    usage.add(capacity.read_units(total_size, bool(req.get("ConsistentRead"))), partition)
+    return capacity.attach(out, req, usage)
+    # --- end issue 9
+
+
+def _read_options(ctx: ExpressionContext, req: dict[str, Any]) -> tuple[Any, Any]:
+    """issue 3: the filter and projection of a Query/Scan, from expressions or legacy parameters."""
+    cached = req.get("_compiled_read_options")
+    if cached is not None:
+        return cached
+    if "FilterExpression" in req:
+        filt = ctx.condition(req["FilterExpression"], param="FilterExpression")
+    else:
+        legacy_filter = req.get("QueryFilter") or req.get("ScanFilter")
+        filt = legacy.filter_conditions(legacy_filter, req.get("ConditionalOperator")) if legacy_filter else None
+    if "ProjectionExpression" in req:
+        proj = ctx.projection(req["ProjectionExpression"])
+    elif "AttributesToGet" in req:
+        proj = legacy.attributes_to_get(req["AttributesToGet"])
+    else:
+        proj = None
+    ctx.check_unused()
+    req["_compiled_read_options"] = (filt, proj)
+    return filt, proj
+
+
+def _key_condition(ctx: ExpressionContext, info: TableInfo, req: dict[str, Any]) -> Any:
+    """issue 3: the KeyCondition of a Query, from KeyConditionExpression or legacy KeyConditions."""
+    key_types = {info.hash_key.name: info.hash_key.type}
+    range_name = info.range_key.name if info.range_key else None
+    if info.range_key is not None:
+        key_types[info.range_key.name] = info.range_key.type
+    if "KeyConditionExpression" in req:
+        return ctx.key_condition(req["KeyConditionExpression"], info.hash_key.name, range_name, key_types)
+    if "KeyConditions" in req:
+        return legacy.key_conditions(req["KeyConditions"], info.hash_key.name, range_name, key_types)
+    raise errors.validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
+
+
+def _check_query_start(info: TableInfo, req: dict[str, Any], keyc: Any) -> None:
+    """issue 3: AWS's checks of a Query's ExclusiveStartKey against its key condition."""
+    esk = req.get("ExclusiveStartKey")
+    if esk is None:
+        return
+    try:
+        attributes.validate_key(esk, info)
+    except errors.DynamoDBError as exc:
+        raise errors.validation(f"The provided starting key is invalid: {exc.message}") from None
+    from dynamodbforge.expressions import comparisons as C
+
+    same_partition = C.equal(esk[info.hash_key.name], keyc.hash_value)
+    if keyc.range_op is None:
+        if not same_partition:
+            raise errors.validation("The provided starting key is outside query boundaries based on provided conditions")
+        return
+    if not keyc.range_matches(esk.get(keyc.range_key)):
+        raise errors.validation("The provided starting key does not match the range key predicate")
+    if not same_partition:
+        raise errors.validation("The query can return at most one row and cannot be restarted")
+
+
+def _check_query_filter(ctx: ExpressionContext, info: TableInfo, req: dict[str, Any]) -> None:
+    """issue 3: a Query's filter may not test key attributes."""
+    if "FilterExpression" in req:
+        heads, what = ctx.condition_heads(req["FilterExpression"]), "Filter Expression"
+    elif req.get("QueryFilter"):
+        heads, what = set(req["QueryFilter"]), "QueryFilter"
+    else:
+        return
+    for name in info.key_names:
+        if name in heads:
+            raise errors.validation(
+                f"{what} can only contain non-primary key attributes: Primary key attribute: {name}"
+            )
 
 
 def query(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     ctx = ExpressionContext(req.get("ExpressionAttributeNames"), req.get("ExpressionAttributeValues"))
     info = db.catalog.get(req["TableName"])
-    if "KeyConditionExpression" not in req:
-        raise errors.validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
-    key_types = {info.hash_key.name: info.hash_key.type}
-    if info.range_key is not None:
-        key_types[info.range_key.name] = info.range_key.type
-    keyc = ctx.key_condition(
-        req["KeyConditionExpression"], info.hash_key.name,
-        info.range_key.name if info.range_key else None, key_types,
-    )
+    if "IndexName" in req or req.get("Select") == "ALL_PROJECTED_ATTRIBUTES":  # issue 5: index reads
+        return _index_read("query", db, info, req, ctx)
+    # --- issue 3: key condition (expression or legacy), filter and projection, start key
+    keyc = _key_condition(ctx, info, req)
+    _read_options(ctx, req)
+    _check_query_start(info, req, keyc)
+    _check_query_filter(ctx, info, req)
+    # --- end issue 3
     prefix = partition_prefix(info, keyc.hash_value)
     start, end = prefix, keycodec.prefix_successor(prefix)
     if keyc.range_op is not None:
@@ -99,8 +180,6 @@ def query(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     forward = req.get("ScanIndexForward", True)
     esk = _start_key(info, req)
     if esk is not None:
-        if not esk.startswith(prefix):
-            raise errors.validation("The provided starting key is invalid: The provided key element does not match the schema")
         if forward:
             start = max(start, esk + b"\x00")
         else:
@@ -151,6 +230,8 @@ def _range_bounds(
 def scan(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     ctx = ExpressionContext(req.get("ExpressionAttributeNames"), req.get("ExpressionAttributeValues"))
     info = db.catalog.get(req["TableName"])
+    if "IndexName" in req or req.get("Select") == "ALL_PROJECTED_ATTRIBUTES":  # issue 5: index reads
+        return _index_read("scan", db, info, req, ctx)
     start, end = info.item_prefix, keycodec.prefix_successor(info.item_prefix)
     total = req.get("TotalSegments")
     if total is not None:
@@ -161,6 +242,20 @@ def scan(db: Database, req: dict[str, Any]) -> dict[str, Any]:
         if hi < _HASH_SPACE:
             end = info.item_prefix + hi.to_bytes(4, "big")
     esk = _start_key(info, req)
+    _read_options(ctx, req)  # issue 3: expression errors before the start-key segment check
     if esk is not None:
+        if total is not None and not (start <= esk and (end is None or esk < end)):  # issue 3
+            raise errors.validation(
+                "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use ExclusiveStartKey "
+                f"with correct Segment. TotalSegments: {total} Segment: {req['Segment']}"
+            )
         start = max(start, esk + b"\x00")
     return _read_page(db, info, req, ctx, start, end)
+
+
+def _index_read(kind: str, db: Database, info: TableInfo, req: dict[str, Any], ctx: ExpressionContext) -> dict[str, Any]:
+    """issue 5: Query/Scan with IndexName (ops/index_query.py)."""
+    from dynamodbforge.ops import index_query
+
+    index_query.check_select(req)
+    return index_query.query(db, info, req, ctx) if kind == "query" else index_query.scan(db, info, req, ctx)

@@ -54,6 +54,8 @@ def _inner(value: Any, java: str = "Structure") -> str:
         return value
     if type(value) is list:
         return "[" + ", ".join(_inner(v, java) for v in value) + "]"
+    if type(value) is dict and java == "Map":  # issue 3: a Java Map prints as {k=v, ...}
+        return "{" + ", ".join(f"{k}={_inner(v)}" for k, v in value.items()) + "}"
     if type(value) is dict:
         # A structure prints as Java's default Object.toString() (class@hash) in
         # AWS's messages; the hash cannot be reproduced, so derive a stable one.
@@ -177,17 +179,19 @@ def _member_java(shape: Shape) -> str:
 
 
 class MapOf(Shape):
-    __slots__ = ("value", "java", "min_len", "max_len", "key_checks")
+    __slots__ = ("value", "java", "min_len", "max_len", "key_checks", "value_checks")
 
     def __init__(self, value: Shape, java: str, not_null: bool = False, *,
                  min_len: int | None = None, max_len: int | None = None,
-                 key_checks: tuple[tuple[str, Any], ...] = ()) -> None:
+                 key_checks: tuple[tuple[str, Any], ...] = (),
+                 value_checks: tuple[tuple[str, Any], ...] = ()) -> None:
         super().__init__(not_null)
         self.value = value
         self.java = java  # Java type of the values, e.g. java.lang.String
         self.min_len = min_len
         self.max_len = max_len
         self.key_checks = key_checks  # ((constraint text, predicate on key), ...)
+        self.value_checks = value_checks  # issue 3: ((constraint text, predicate on value), ...)
 
     def walk(self, value: Any, path: str, ctx: Ctx, in_container: bool) -> None:
         if type(value) is not dict:
@@ -202,6 +206,12 @@ class MapOf(Shape):
                 if not all(pred(key) for _, pred in self.key_checks):
                     texts = ", ".join(text for text, _ in self.key_checks)
                     ctx.fail(path, value, f"Map keys must satisfy constraint: [{texts}]")
+                    break
+        if self.value_checks:  # issue 3
+            for item in value.values():
+                if item is not None and not all(pred(item) for _, pred in self.value_checks):
+                    texts = ", ".join(text for text, _ in self.value_checks)
+                    ctx.fail(path, value, f"Map value must satisfy constraint: [{texts}]", "Map")
                     break
         shape = self.value
         for key, item in value.items():

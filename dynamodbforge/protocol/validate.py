@@ -132,6 +132,8 @@ def check_expression_params(data: dict[str, Any], expressions: tuple[str, ...],
                             non_expressions: tuple[str, ...]) -> None:
     used = [e for e in expressions if e in data]
     if used:
+        if "KeyConditionExpression" not in data:  # issue 3: KeyConditions may go with the other expressions
+            non_expressions = tuple(n for n in non_expressions if n != "KeyConditions")
         non = [n for n in non_expressions if n in data]
         if non:
             raise errors.validation(
@@ -237,6 +239,72 @@ def check_expected(data: dict[str, Any], ctx: Ctx) -> None:
                 raise errors.validation(f"{INVALID}Value cannot be used when Exists is false for Attribute: {name}")
             if "Value" in cond:
                 raise_av(ctx, cond["Value"])
+
+
+# --- issue 3: legacy Condition maps (KeyConditions, QueryFilter, ScanFilter) -----------------
+
+_CONDITION_TYPES = {
+    "EQ": ("S", "N", "B", "SS", "NS", "BS"), "NE": ("S", "N", "B", "SS", "NS", "BS"),
+    "LE": ("S", "N", "B"), "LT": ("S", "N", "B"), "GE": ("S", "N", "B"), "GT": ("S", "N", "B"),
+    "CONTAINS": ("S", "N", "B"), "NOT_CONTAINS": ("S", "N", "B"), "BEGINS_WITH": ("S", "B"),
+    "IN": ("S", "N", "B"), "BETWEEN": ("S", "N", "B"),
+}
+
+
+def check_conditions(conds: dict[str, Any] | None, ctx: Ctx) -> None:
+    """AWS's rules for a map of legacy ``Condition`` structures, in AWS's order."""
+    if not conds:
+        return
+    from dynamodbforge.expressions import comparisons as C  # local: protocol must not import expressions early
+
+    for cond in conds.values():
+        if cond is None:
+            continue
+        op = cond["ComparisonOperator"]
+        values = cond.get("AttributeValueList") or []
+        for av in values:
+            raise_av(ctx, av)
+        low, high = _ARG_COUNTS[op]
+        if not low <= len(values) <= high:
+            raise errors.validation(f"{INVALID}Invalid number of argument(s) for the {op} ComparisonOperator")
+        if values:
+            first = next(iter(values[0]), None)
+            if any(next(iter(v), None) != first for v in values):
+                raise errors.validation(f"{INVALID}AttributeValues inside AttributeValueList must be of same type")
+        allowed = _CONDITION_TYPES.get(op)
+        if allowed is not None:
+            for av in values:
+                t = next(iter(av), None)
+                if t not in allowed:
+                    raise errors.validation(
+                        f"{INVALID}ComparisonOperator {op} is not valid for {t} AttributeValue type"
+                    )
+        if op == "BETWEEN" and (C.order(values[0], values[1]) or 0) > 0:
+            raise errors.validation(
+                "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound"
+            )
+
+
+def check_select(data: dict[str, Any]) -> None:
+    """Select against AttributesToGet / ProjectionExpression / IndexName (DynamoDB's texts)."""
+    select = data.get("Select")
+    if select is None:
+        return
+    given = "AttributesToGet" if "AttributesToGet" in data else (
+        "ProjectionExpression" if "ProjectionExpression" in data else None)
+    if select == "SPECIFIC_ATTRIBUTES":
+        if given is None:
+            raise errors.validation(
+                "Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES"
+            )
+    elif select == "COUNT":
+        if given is not None:
+            raise errors.validation(f"Cannot specify the {given} when choosing to get only the Count")
+    else:
+        if given is not None:
+            raise errors.validation(f"Cannot specify the {given} when choosing to get {select}")
+        if select == "ALL_PROJECTED_ATTRIBUTES" and "IndexName" not in data:
+            raise errors.validation("ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName")
 
 
 # --- operation declarations -------------------------------------------------------------
@@ -659,32 +727,34 @@ UPDATE_ITEM = Struct("UpdateItemInput", {
 
 # Query / Scan -----------------------------------------------------------------------------
 
-def _read_many(data: dict[str, Any], ctx: Ctx, expressions: tuple[str, ...], non: tuple[str, ...]) -> None:
+def _read_many(data: dict[str, Any], ctx: Ctx, expressions: tuple[str, ...], non: tuple[str, ...],
+               filter_param: str) -> None:
     check_expression_params(data, expressions, non)
+    check_conditions(data.get(filter_param), ctx)  # issue 3
     names = data.get("AttributesToGet")
     if names:
         _no_duplicate_names(names)
-    raise_av(ctx, data.get("ExclusiveStartKey"))
-    for cond_map in (data.get("KeyConditions"), data.get("QueryFilter"), data.get("ScanFilter")):
-        if cond_map:
-            for cond in cond_map.values():
-                for av in cond.get("AttributeValueList") or ():
-                    raise_av(ctx, av)
-    select = data.get("Select")
-    if select == "SPECIFIC_ATTRIBUTES" and not (names or "ProjectionExpression" in data):
-        raise errors.validation(
-            f"{INVALID}Select type SPECIFIC_ATTRIBUTES requires AttributesToGet or ProjectionExpression"
-        )
-    if select is not None and select != "SPECIFIC_ATTRIBUTES" and (names or "ProjectionExpression" in data):
-        raise errors.validation(
-            "Cannot specify the AttributesToGet or ProjectionExpression when choosing to get " + select
-        )
-    check_expression_maps(data, ctx)
+    esk = data.get("ExclusiveStartKey")
+    found = av_error(ctx, esk)
+    if found is not None:
+        raise errors.validation(f"The provided starting key is invalid: {found[1]}")
+    if filter_param == "QueryFilter":  # issue 3: Query's own rules, in AWS's order
+        if "KeyConditions" not in data and "KeyConditionExpression" not in data:
+            raise errors.validation(
+                "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request."
+            )
+        check_expression_maps(data, ctx)
+        check_conditions(data.get("KeyConditions"), ctx)
+        if "KeyConditions" in data and len(data["KeyConditions"]) not in (1, 2):
+            raise errors.validation("Conditions can be of length 1 or 2 only")
+    else:
+        check_expression_maps(data, ctx)
+    check_select(data)
 
 
 def _query(data: dict[str, Any], ctx: Ctx) -> None:
     _read_many(data, ctx, ("ProjectionExpression", "FilterExpression", "KeyConditionExpression"),
-               ("AttributesToGet", "QueryFilter", "ConditionalOperator", "KeyConditions"))
+               ("AttributesToGet", "QueryFilter", "ConditionalOperator", "KeyConditions"), "QueryFilter")
 
 
 def _scan(data: dict[str, Any], ctx: Ctx) -> None:
@@ -705,7 +775,7 @@ def _scan(data: dict[str, Any], ctx: Ctx) -> None:
             f"Segment: {segment} is not less than TotalSegments: {total}"
         )
     _read_many(data, ctx, ("ProjectionExpression", "FilterExpression"),
-               ("AttributesToGet", "ScanFilter", "ConditionalOperator"))
+               ("AttributesToGet", "ScanFilter", "ConditionalOperator"), "ScanFilter")
 
 
 QUERY = Struct("QueryInput", {
@@ -772,26 +842,36 @@ BATCH_GET = Struct("BatchGetItemInput", {
 
 
 def _batch_get(data: dict[str, Any], ctx: Ctx) -> None:
+    import orjson  # issue 3: duplicate keys are found before the table is looked up, as AWS does
+
     total = 0
     for spec in data["RequestItems"].values():
         check_expression_params(spec, ("ProjectionExpression",), ("AttributesToGet",))
+        seen: set[bytes] = set()
         for key in spec["Keys"]:
             raise_av(ctx, key)
+            ident = orjson.dumps(key, option=orjson.OPT_SORT_KEYS)
+            if ident in seen:
+                raise errors.validation("Provided list of item keys contains duplicates")
+            seen.add(ident)
+            total += 1
+            if total > 100:
+                raise errors.validation("Too many items requested for the BatchGetItem call")
         names = spec.get("AttributesToGet")
         if names:
             _no_duplicate_names(names)
         check_expression_maps(spec, ctx)
-        total += len(spec["Keys"])
-    if total > 100:
-        raise errors.validation("Too many items requested for the BatchGetItem call")
 
 
 BATCH_WRITE = Struct("BatchWriteItemInput", {
     "RequestItems": MapOf(ListOf(Struct("WriteRequest", {
         "PutRequest": Struct("PutRequest", {"Item": AttrMap(True)}),
         "DeleteRequest": Struct("DeleteRequest", {"Key": AttrMap(True)}),
-    }), min_len=1, max_len=25), "java.util.List<" + _PKG + "WriteRequest>", True, min_len=1, max_len=25,
-        key_checks=_table_key_checks()),
+    })), "java.util.List<" + _PKG + "WriteRequest>", True, min_len=1, max_len=25,
+        key_checks=_table_key_checks(), value_checks=(  # issue 3: AWS reports the list length on the map
+            ("Member must have length less than or equal to 25", lambda v: type(v) is not list or len(v) <= 25),
+            ("Member must have length greater than or equal to 1", lambda v: type(v) is not list or len(v) >= 1),
+        )),
     "ReturnConsumedCapacity": Str(enum=RETURN_CONSUMED),
     "ReturnItemCollectionMetrics": Str(enum=RETURN_METRICS),
 })
@@ -903,6 +983,33 @@ UPDATE_TTL = Struct("UpdateTimeToLiveInput", {
 DESCRIBE_TTL = Struct("DescribeTimeToLiveInput", {"TableName": table_name()})
 
 
+# --- issue 9: tags, limits, contributor insights --------------------------------------------
+
+_ARN = Str(True, min_len=1, max_len=1283)
+TAG_RESOURCE = Struct("TagResourceInput", {"ResourceArn": _ARN, "Tags": ListOf(TAGS.member, True)})
+UNTAG_RESOURCE = Struct("UntagResourceInput", {
+    "ResourceArn": _ARN,
+    "TagKeys": ListOf(Str(min_len=1, max_len=128), True),
+})
+LIST_TAGS = Struct("ListTagsOfResourceInput", {"ResourceArn": _ARN, "NextToken": Str()})
+UPDATE_INSIGHTS = Struct("UpdateContributorInsightsInput", {
+    "TableName": Str(True, pattern=NAME_PATTERN, min_len=1, max_len=1024),
+    "IndexName": index_name(False),
+    "ContributorInsightsAction": Str(True, enum=("ENABLE", "DISABLE")),
+    "ContributorInsightsMode": Str(enum=("ACCESSED_AND_THROTTLED_KEYS", "THROTTLED_KEYS")),
+})
+DESCRIBE_INSIGHTS = Struct("DescribeContributorInsightsInput", {
+    "TableName": Str(True, pattern=NAME_PATTERN, min_len=1, max_len=1024),
+    "IndexName": index_name(False),
+})
+LIST_INSIGHTS = Struct("ListContributorInsightsInput", {
+    "TableName": Str(pattern=NAME_PATTERN, min_len=1, max_len=1024),
+    "NextToken": Str(),
+    "MaxResults": Num(java="Integer", maximum=100),
+})
+# --- end issue 9
+
+
 OPERATIONS: dict[str, Operation] = {
     "CreateTable": Operation(CREATE_TABLE, _create_table, ddl_table_name=True),
     "DescribeTable": Operation(DDL_TABLE_NAME_ONLY, None, ddl_table_name=True),
@@ -922,6 +1029,13 @@ OPERATIONS: dict[str, Operation] = {
     "TransactGetItems": Operation(TRANSACT_GET, _transact_get),
     "UpdateTimeToLive": Operation(UPDATE_TTL),
     "DescribeTimeToLive": Operation(DESCRIBE_TTL),
+    "TagResource": Operation(TAG_RESOURCE),  # issue 9
+    "UntagResource": Operation(UNTAG_RESOURCE),  # issue 9
+    "ListTagsOfResource": Operation(LIST_TAGS),  # issue 9
+    "DescribeLimits": Operation(Struct("DescribeLimitsInput", {})),  # issue 9
+    "UpdateContributorInsights": Operation(UPDATE_INSIGHTS),  # issue 9
+    "DescribeContributorInsights": Operation(DESCRIBE_INSIGHTS),  # issue 9
+    "ListContributorInsights": Operation(LIST_INSIGHTS),  # issue 9
 }
 
 
