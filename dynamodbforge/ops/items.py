@@ -15,13 +15,16 @@ from typing import Any, Callable
 
 import orjson
 
-from dynamodbforge import errors
+from dynamodbforge import capacity, errors  # issue 9: capacity
+from dynamodbforge import indexes  # issue 5: secondary indexes
 from dynamodbforge.catalog import Catalog, TableInfo
 from dynamodbforge.database import Database
 from dynamodbforge.expressions import ExpressionContext
+from dynamodbforge.expressions import legacy  # issue 3: Expected, AttributeUpdates, AttributesToGet
 from dynamodbforge.protocol import attributes
 from dynamodbforge.storage import keycodec
 from dynamodbforge.storage.engine import ChangeRecord, WriteBatch
+from dynamodbforge.ttl import state as ttl_state  # issue 8: --ttl-hide-expired
 
 MAX_ITEM_BYTES = 400 * 1024  # "Item size has exceeded the maximum allowed size"
 
@@ -51,20 +54,14 @@ def key_of(info: TableInfo, item: dict[str, Any]) -> dict[str, Any]:
     return {name: item[name] for name in info.key_names}
 
 
-# --- capacity ------------------------------------------------------------------
+# --- capacity (issue 9: the math lives in dynamodbforge/capacity.py) ----------------
 
-def read_units(size: int, consistent: bool) -> float:
-    """Reads cost one unit per 4 KB (at least one), half that when eventually consistent."""
-    units = float(max(1, math.ceil(size / 4096)))
-    return units if consistent else units / 2
-
-
-def write_units(size: int) -> float:
-    """Writes cost one unit per 1 KB (at least one)."""
-    return float(max(1, math.ceil(size / 1024)))
+read_units = capacity.read_units
+write_units = capacity.write_units
 
 
 def consumed(req: dict[str, Any], table: str, units: float) -> dict[str, Any] | None:
+    """Deprecated (issue 9): build a ``capacity.Usage`` and call ``capacity.report``."""
     mode = req.get("ReturnConsumedCapacity", "NONE")
     if mode == "TOTAL":
         return {"TableName": table, "CapacityUnits": units}
@@ -82,6 +79,7 @@ def write_in_batch(
     key: dict[str, Any],
     compute: Callable[[dict[str, Any] | None], dict[str, Any] | None],
     transaction_id: str | None = None,
+    user_identity: str | None = None,  # issue 8: "dynamodb.amazonaws.com" for TTL deletions
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Read-modify-write one item inside an open write batch, with its change record."""
     skey = storage_key(info, key)
@@ -91,6 +89,7 @@ def write_in_batch(
     if new == old:
         return old, new  # nothing changes: no write, no change record (as AWS streams)
     new_raw = orjson.dumps(new) if new is not None else None
+    indexes.maintain(db, batch, info, skey, old, new)  # issue 5: index entries, in this same batch
     if new_raw is None:
         batch.delete(skey)
     else:
@@ -107,6 +106,7 @@ def write_in_batch(
             timestamp=db.clock(),
             origin=db.region,
             transaction_id=transaction_id,
+            user_identity=user_identity,  # issue 8
         )
     )
     return old, new
@@ -165,6 +165,8 @@ def _context(spec: dict[str, Any]) -> ExpressionContext:
 
 
 def _compile_condition(ctx: ExpressionContext, spec: dict[str, Any]) -> Any:
+    if "Expected" in spec:  # issue 3: the legacy condition, through the same comparison closures
+        return legacy.expected(spec["Expected"], spec.get("ConditionalOperator"))
     return ctx.condition(spec["ConditionExpression"]) if "ConditionExpression" in spec else None
 
 
@@ -204,6 +206,8 @@ def prepare_condition_check(db: Database, spec: dict[str, Any], reader: Any = No
 def prepare_update(db: Database, spec: dict[str, Any], reader: Any = None) -> WriteAction:
     ctx = _context(spec)
     update = ctx.update(spec["UpdateExpression"]) if "UpdateExpression" in spec else None
+    if "AttributeUpdates" in spec:  # issue 3
+        update = legacy.attribute_updates(spec["AttributeUpdates"])
     cond = _compile_condition(ctx, spec)
     ctx.check_unused()
     info = db.catalog.get(spec["TableName"], reader)
@@ -235,11 +239,9 @@ def execute(db: Database, action: WriteAction) -> tuple[dict[str, Any] | None, d
         return write_in_batch(db, batch, action.info, action.key, compute)
 
 
-def _with_capacity(out: dict[str, Any], req: dict[str, Any], table: str, units: float) -> dict[str, Any]:
-    cap = consumed(req, table, units)
-    if cap is not None:
-        out["ConsumedCapacity"] = cap
-    return out
+def _with_capacity(out: dict[str, Any], req: dict[str, Any], info: TableInfo, units: float,
+                   key: dict[str, Any], kind: str = capacity.WRITE) -> dict[str, Any]:
+    return capacity.attach(out, req, capacity.Usage(info, kind).add(units, key))  # issue 9
 
 
 # --- PutItem, DeleteItem, UpdateItem ---------------------------------------------
@@ -250,7 +252,8 @@ def put_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if req.get("ReturnValues") == "ALL_OLD" and old is not None:
         out["Attributes"] = old
-    return _with_capacity(out, req, action.info.name, action.units(old, new))
+    out = indexes.add_item_collection_metrics(db, req, action.info, action.key, out)  # issue 5
+    return _with_capacity(out, req, action.info, action.units(old, new), action.key)
 
 
 def delete_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
@@ -259,7 +262,8 @@ def delete_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if req.get("ReturnValues") == "ALL_OLD" and old is not None:
         out["Attributes"] = old
-    return _with_capacity(out, req, action.info.name, action.units(old, new))
+    out = indexes.add_item_collection_metrics(db, req, action.info, action.key, out)  # issue 5
+    return _with_capacity(out, req, action.info, action.units(old, new), action.key)
 
 
 def update_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
@@ -278,7 +282,8 @@ def update_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if attrs:
         out["Attributes"] = attrs
-    return _with_capacity(out, req, action.info.name, action.units(old, new))
+    out = indexes.add_item_collection_metrics(db, req, action.info, action.key, out)  # issue 5
+    return _with_capacity(out, req, action.info, action.units(old, new), action.key)
 
 
 # --- GetItem -------------------------------------------------------------------
@@ -286,18 +291,30 @@ def update_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
 def get_item(db: Database, req: dict[str, Any]) -> dict[str, Any] | bytes:
     ctx = ExpressionContext(req.get("ExpressionAttributeNames"), None)
     proj = ctx.projection(req["ProjectionExpression"]) if "ProjectionExpression" in req else None
+    if "AttributesToGet" in req:  # issue 3
+        proj = legacy.attributes_to_get(req["AttributesToGet"])
     ctx.check_unused()
     info = db.catalog.get(req["TableName"])
     key = req["Key"]
     attributes.validate_key(key, info)
     raw = db.engine.get(storage_key(info, key))
+    # --- issue 8 (TTL): with --ttl-hide-expired an expired, not yet deleted item reads as absent
+    hidden = ttl_state.hidden_predicate(db, info)
+    if hidden is not None and raw is not None and hidden(orjson.loads(raw)):
+        raw = None
+    # --- end issue 8
     mode = req.get("ReturnConsumedCapacity", "NONE")
+    consistent = bool(req.get("ConsistentRead"))
     if proj is None and mode == "NONE":
         # Fast path: the stored bytes are the response's item, verbatim.
+        units = capacity.read_units_for_raw(raw, consistent)  # issue 9: no parse for items <= 4 KB
+        if units is None:
+            units = read_units(attributes.item_size(orjson.loads(raw)), consistent)  # type: ignore[arg-type]
+        capacity.record(capacity.Usage(info, capacity.READ).add(units, key))
         return b'{"Item":' + raw + b"}" if raw is not None else b"{}"
     out: dict[str, Any] = {}
     item = orjson.loads(raw) if raw is not None else None
     if item is not None:
         out["Item"] = proj.apply(item) if proj is not None else item
-    units = read_units(attributes.item_size(item) if item else 0, bool(req.get("ConsistentRead")))
-    return _with_capacity(out, req, info.name, units)
+    units = read_units(attributes.item_size(item) if item else 0, consistent)
+    return _with_capacity(out, req, info, units, key, capacity.READ)

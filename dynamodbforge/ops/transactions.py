@@ -15,11 +15,13 @@ from typing import Any
 
 import orjson
 
+from dynamodbforge import capacity as cap  # issue 9: capacity
 from dynamodbforge import errors
 from dynamodbforge.database import Database
 from dynamodbforge.expressions import ExpressionContext
 from dynamodbforge.ops import items
 from dynamodbforge.protocol import attributes
+from dynamodbforge.ttl import state as ttl_state  # issue 8: --ttl-hide-expired
 
 MAX_ACTIONS = 100  # "Member must have length less than or equal to 100"
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # transactions carry at most 4 MB of items
@@ -73,7 +75,7 @@ def transact_write_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     token = req.get("ClientRequestToken")
     digest = _request_digest(req) if token else ""
     txid = str(uuid.uuid4())
-    capacity: dict[str, float] = {}
+    usages: dict[str, cap.Usage] = {}  # issue 9
     with db.engine.write() as batch:
         if token:
             previous = batch.get(TOKEN_PREFIX + token.encode())
@@ -114,25 +116,20 @@ def transact_write_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
         for action, old, new in zip(actions, olds, news):
             if action.kind != "ConditionCheck":
                 items.write_in_batch(db, batch, action.info, action.key, lambda _o, _n=new: _n, transaction_id=txid)
-            units = 2 * action.units(old, new)  # transactional writes cost twice
-            capacity[action.info.name] = capacity.get(action.info.name, 0.0) + units
+            units = cap.TRANSACTION_FACTOR * action.units(old, new)  # transactional writes cost twice
+            usage = usages.get(action.info.name) or usages.setdefault(  # issue 9
+                action.info.name, cap.Usage(action.info, cap.WRITE, transactional=True))
+            usage.add(units, action.key)
         response: dict[str, Any] = {}
-        mode = req.get("ReturnConsumedCapacity", "NONE")
-        if mode != "NONE":
-            response["ConsumedCapacity"] = [_capacity(mode, t, u) for t, u in capacity.items()]
+        consumed = cap.report_many(req, list(usages.values()))  # issue 9
+        if consumed is not None:
+            response["ConsumedCapacity"] = consumed
         if token:
             batch.put(
                 TOKEN_PREFIX + token.encode(),
                 orjson.dumps({"ts": db.clock(), "digest": digest, "response": response}),
             )
     return response
-
-
-def _capacity(mode: str, table: str, units: float) -> dict[str, Any]:
-    out: dict[str, Any] = {"TableName": table, "CapacityUnits": units}
-    if mode == "INDEXES":
-        out["Table"] = {"CapacityUnits": units}
-    return out
 
 
 def transact_get_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +141,7 @@ def transact_get_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
         ctx.check_unused()
         plans.append((spec, proj))
     responses: list[dict[str, Any]] = []
-    capacity: dict[str, float] = {}
+    usages: dict[str, cap.Usage] = {}  # issue 9
     with db.engine.read() as reader:
         seen: set[bytes] = set()
         keyed = []
@@ -155,15 +152,20 @@ def transact_get_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
             if skey in seen:
                 raise errors.validation("Transaction request cannot include multiple operations on one item")
             seen.add(skey)
-            keyed.append((info, skey, proj))
-        for info, skey, proj in keyed:
+            keyed.append((info, skey, proj, spec["Key"]))  # issue 9: the key, for capacity
+        for info, skey, proj, spec_key in keyed:
             raw = reader.get(skey)
             item = orjson.loads(raw) if raw is not None else None
+            hidden = ttl_state.hidden_predicate(db, info, reader)  # issue 8: --ttl-hide-expired
+            if hidden is not None and item is not None and hidden(item):
+                item = None
             size = attributes.item_size(item) if item is not None else 0
-            capacity[info.name] = capacity.get(info.name, 0.0) + 2 * items.read_units(size, True)
+            usage = usages.get(info.name) or usages.setdefault(  # issue 9
+                info.name, cap.Usage(info, cap.READ, transactional=True))
+            usage.add(cap.TRANSACTION_FACTOR * cap.read_units(size, True), spec_key)
             responses.append({"Item": proj.apply(item) if proj is not None else item} if item is not None else {})
     out: dict[str, Any] = {"Responses": responses}
-    mode = req.get("ReturnConsumedCapacity", "NONE")
-    if mode != "NONE":
-        out["ConsumedCapacity"] = [_capacity(mode, t, u) for t, u in capacity.items()]
+    consumed = cap.report_many(req, list(usages.values()))  # issue 9
+    if consumed is not None:
+        out["ConsumedCapacity"] = consumed
     return out

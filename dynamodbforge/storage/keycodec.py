@@ -43,6 +43,14 @@ def encode_number(text: str) -> bytes:
     """Sign byte, exponent, one byte per digit, terminator; negatives inverted."""
     if text == "0":
         return b"\x80"
+    if text.isdigit():  # fast path: a positive integer (stored numbers are normalised)
+        significant = text.rstrip("0")
+        return (
+            b"\xc0"
+            + struct.pack(">H", len(text) + 0x8000)
+            + bytes(ord(c) - 47 for c in significant)
+            + b"\x00"
+        )
     sign, digits, exponent = numbers.decompose(text)
     # value = 0.d1d2...dn x 10**point
     point = exponent + len(digits)
