@@ -81,17 +81,39 @@ class TableInfo:
 class Catalog:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._cache: dict[str, tuple[bytes, TableInfo]] = {}
+        self._parsed: dict[str, tuple[bytes, TableInfo]] = {}  # raw JSON -> parsed, per name
+        self._current: dict[str, TableInfo] = {}  # committed metadata, valid for _generation
+        generation = getattr(engine, "catalog_generation", None)
+        self._generation_of = generation
+        self._generation = -1
 
     def find(self, name: str, reader: Reader | None = None) -> TableInfo | None:
-        raw = (reader or self._engine).get(TABLE_PREFIX + name.encode())
+        """The table's metadata.  Without ``reader`` (outside a write batch) it comes from
+        a per-process cache that the engine's catalog generation keeps current."""
+        generation_of = self._generation_of
+        if reader is None and generation_of is not None:
+            generation = generation_of()
+            if generation != self._generation:
+                self._current.clear()
+                self._generation = generation
+            hit = self._current.get(name)
+            if hit is not None:
+                return hit
+            info = self._load(name, self._engine)
+            if info is not None and generation_of() == generation:
+                self._current[name] = info
+            return info
+        return self._load(name, reader or self._engine)
+
+    def _load(self, name: str, reader: Reader | Engine) -> TableInfo | None:
+        raw = reader.get(TABLE_PREFIX + name.encode())
         if raw is None:
             return None
-        cached = self._cache.get(name)
+        cached = self._parsed.get(name)
         if cached is not None and cached[0] == raw:
             return cached[1]
         info = TableInfo.from_json(raw)
-        self._cache[name] = (raw, info)
+        self._parsed[name] = (raw, info)
         return info
 
     def get(self, name: str, reader: Reader | None = None) -> TableInfo:
@@ -116,10 +138,12 @@ class Catalog:
 
     @staticmethod
     def save(batch: WriteBatch, info: TableInfo) -> None:
+        _changed(batch)
         batch.put(TABLE_PREFIX + info.name.encode(), info.to_json())
 
     @staticmethod
     def drop(batch: WriteBatch, info: TableInfo) -> None:
+        _changed(batch)
         batch.delete(TABLE_PREFIX + info.name.encode())
         batch.delete(STATS_PREFIX + info.uid.to_bytes(8, "big"))
         batch.delete_range(info.item_prefix, prefix_successor(info.item_prefix))
@@ -139,3 +163,9 @@ class Catalog:
         raw = batch.get(key)
         count, size = _STATS.unpack(raw) if raw else (0, 0)
         batch.put(key, _STATS.pack(count + count_delta, size + size_delta))
+
+
+def _changed(batch: WriteBatch) -> None:
+    notify = getattr(batch, "catalog_changed", None)
+    if notify is not None:
+        notify()

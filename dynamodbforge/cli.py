@@ -52,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
 
     streams_launch.add_arguments(serve)
     # --- end issue 7
+    from dynamodbforge import insights_cli  # issue 9: --enforce-capacity, --burst-seconds; `ddbforge insights`
+
+    insights_cli.add_serve_arguments(serve)
+    insights_cli.add_command(sub)
+    # --- issue 10: backups, PITR, export/import (--backup-schedule, --backup-retention, --export-root)
+    from dynamodbforge.backups import launch as backups_launch
+
+    backups_launch.add_arguments(serve)
+    # --- end issue 10
     return parser
 
 
@@ -66,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "insights":  # issue 9
+        from dynamodbforge import insights_cli
+
+        return insights_cli.run(args)
     return 2
 
 
@@ -110,6 +123,9 @@ def _run_worker(args: argparse.Namespace, sock: socket.socket, endpoint: str) ->
     ttl_state.OPTIONS.hide_expired = args.ttl_hide_expired
     ttl_state.OPTIONS.cooldown_seconds = args.ttl_cooldown
     # --- end issue 8
+    from dynamodbforge import insights_cli  # issue 9: table gauges, --enforce-capacity
+
+    insights_cli.on_worker_start(args, db)
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
@@ -119,13 +135,22 @@ def _run_worker(args: argparse.Namespace, sock: socket.socket, endpoint: str) ->
         task = asyncio.ensure_future(http_serve(service, args.host, args.port, auth=auth, sock=sock,
                                                 ssl=ssl_context))
         sweeper = asyncio.ensure_future(run_sweeper(db, args.ttl_interval))  # issue 8
+        from dynamodbforge.ops.backfill import run_backfiller  # issue 5: GSI backfill / drop jobs
+
+        backfiller = asyncio.ensure_future(run_backfiller(db))  # issue 5
         from dynamodbforge.streams import launch as streams_launch  # issue 7: declared triggers, trimming
 
         stream_maintenance = streams_launch.on_worker_start(args, db)  # issue 7
+        from dynamodbforge.backups import launch as backups_launch  # issue 10: PITR retention, scheduled backups
+
+        backup_scheduler = backups_launch.on_worker_start(args, db)  # issue 10
         await stop
+        if backup_scheduler is not None:  # issue 10
+            backup_scheduler.cancel()
         stream_maintenance.cancel()  # issue 7
         task.cancel()
         sweeper.cancel()  # issue 8
+        backfiller.cancel()  # issue 5
         await asyncio.gather(sweeper, return_exceptions=True)  # issue 8: releases its lease
 
     try:

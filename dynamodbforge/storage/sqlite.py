@@ -11,8 +11,11 @@ survives power loss at the cost of an fsync per commit.
 """
 from __future__ import annotations
 
+import fcntl
+import mmap
 import os
 import sqlite3
+import struct
 import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -39,10 +42,16 @@ CREATE TABLE IF NOT EXISTS changelog_horizon (tbl TEXT PRIMARY KEY, seq INTEGER 
 
 
 class _Batch:
-    __slots__ = ("_cur",)
+    __slots__ = ("_cur", "_engine")
 
-    def __init__(self, cur: sqlite3.Cursor) -> None:
+    def __init__(self, cur: sqlite3.Cursor, engine: "SQLiteEngine | None" = None) -> None:
         self._cur = cur
+        self._engine = engine
+
+    def catalog_changed(self) -> None:
+        """Table metadata changes in this batch: invalidate every process's catalog cache."""
+        if self._engine is not None:
+            self._engine._catalog_changed()
 
     def get(self, key: bytes) -> bytes | None:
         row = self._cur.execute("SELECT v FROM kv WHERE k = ?", (key,)).fetchone()
@@ -88,6 +97,7 @@ def _last_sequence(conn: sqlite3.Connection) -> int:  # issue 7: sqlite_sequence
 
 
 _SCAN_CHUNK = 256
+_GEN = struct.Struct("<Q")
 
 
 def _scan(conn: sqlite3.Connection, start: bytes, end: bytes | None, reverse: bool) -> Iterator[tuple[bytes, bytes]]:
@@ -133,6 +143,14 @@ class SQLiteEngine:
         )
         self._lock = threading.RLock()  # one connection: serialize threads of this process
         self._group_thread: int | None = None  # see enable_group_commit
+        self._catalog_dirty = False  # see catalog_generation
+        self._gen_local = 0
+        self._gen_map: mmap.mmap | None = None
+        if path is not None:
+            self._gen_fd = os.open(path + "-catalog-gen", os.O_RDWR | os.O_CREAT, 0o644)
+            if os.fstat(self._gen_fd).st_size < _GEN.size:
+                os.ftruncate(self._gen_fd, _GEN.size)
+            self._gen_map = mmap.mmap(self._gen_fd, _GEN.size)
         self._group_open = False
         self._schedule_commit: Callable[[], None] = lambda: None
         conn = self._conn
@@ -181,11 +199,13 @@ class SQLiteEngine:
                 self.commit_group()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                yield _Batch(conn.cursor())
+                yield _Batch(conn.cursor(), self)
             except BaseException:
                 conn.execute("ROLLBACK")
+                self._after_commit()
                 raise
             conn.execute("COMMIT")
+            self._after_commit()
 
     # -- group commit ----------------------------------------------------------
     # The server lets all write batches of one event-loop iteration share one
@@ -216,6 +236,42 @@ class SQLiteEngine:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._after_commit()
+
+    # -- catalog generation ------------------------------------------------------
+    # A counter shared by every process of one data directory (an 8-byte mmap'd
+    # file), bumped whenever table metadata changes: before the change (so this
+    # process stops trusting its cache at once) and again after the transaction
+    # ends (so no process keeps what it cached in between).  Catalog caches table
+    # metadata for as long as the counter is unchanged, so a request needs no
+    # storage read to find its table.
+
+    def catalog_generation(self) -> int:
+        gen_map = self._gen_map
+        if gen_map is None:
+            return self._gen_local
+        return _GEN.unpack_from(gen_map, 0)[0]
+
+    def _catalog_changed(self) -> None:
+        self._catalog_dirty = True
+        self._bump_generation()
+
+    def _after_commit(self) -> None:
+        if self._catalog_dirty:
+            self._catalog_dirty = False
+            self._bump_generation()
+
+    def _bump_generation(self) -> None:
+        gen_map = self._gen_map
+        if gen_map is None:
+            self._gen_local += 1
+            return
+        fcntl.flock(self._gen_fd, fcntl.LOCK_EX)  # increments from several processes must not be lost
+        try:
+            _GEN.pack_into(gen_map, 0, _GEN.unpack_from(gen_map, 0)[0] + 1)
+        finally:
+            fcntl.flock(self._gen_fd, fcntl.LOCK_UN)
 
     def _write_in_group(self, conn: sqlite3.Connection) -> Iterator[_Batch]:
         if not self._group_open:
@@ -224,7 +280,7 @@ class SQLiteEngine:
             self._schedule_commit()
         conn.execute("SAVEPOINT batch")
         try:
-            yield _Batch(conn.cursor())
+            yield _Batch(conn.cursor(), self)
         except BaseException:
             conn.execute("ROLLBACK TO batch")
             conn.execute("RELEASE batch")
