@@ -29,7 +29,7 @@ from dynamodbforge.storage.keycodec import prefix_successor
 CAPACITY = 100
 SLOT_SECONDS = 10
 MAX_SLOTS = 60  # reports cover at most the last 10 minutes
-CONFIG_PREFIX = b"\x00I"  # + uid (8 bytes) + index name -> setting JSON
+CONFIG_PREFIX = b"\x00N"  # + uid (8 bytes) + index name -> setting JSON
 ENABLING, ENABLED, DISABLING, DISABLED = "ENABLING", "ENABLED", "DISABLING", "DISABLED"
 MODES = ("ACCESSED_AND_THROTTLED_KEYS", "THROTTLED_KEYS")
 _CACHE_SECONDS = 1.0

@@ -74,35 +74,15 @@ def _wait_status(client, table, status, timeout=5.0):
 
 
 def _read_stream(streams, arn):
-    """All records of the stream, each with its wire ``userIdentity`` as ``_wire_identity``.
-
-    The Streams API model names the Identity members ``PrincipalId``/``Type`` (what boto3
-    parses) while Lambda events spell them ``principalId``/``type``: the raw wire value is
-    kept so the test checks the identity whichever spelling the Streams API uses.
-    """
-    wire: dict[str, object] = {}
-
-    def capture(http_response, **_):
-        for rec in json.loads(http_response.content).get("Records", []):
-            wire[rec["eventID"]] = rec.get("userIdentity")
-
-    streams.meta.events.register("after-call.dynamodb-streams.GetRecords", capture)
-    try:
-        records = _read_stream_records(streams, arn)
-    finally:
-        streams.meta.events.unregister("after-call.dynamodb-streams.GetRecords", capture)
-    for r in records:
-        r["_wire_identity"] = wire.get(r["eventID"])
-    return records
+    return _read_stream_records(streams, arn)
 
 
 def _identity(record):
-    """(type, principalId) of a record's userIdentity, whichever key spelling; None if absent."""
-    ident = record.get("_wire_identity")
+    """(Type, PrincipalId) of a record's userIdentity as boto3 parses it; None if absent."""
+    ident = record.get("userIdentity")
     if not ident:
         return None
-    lower = {k.lower(): v for k, v in ident.items()}
-    return lower.get("type"), lower.get("principalid")
+    return ident.get("Type"), ident.get("PrincipalId")
 
 
 def _read_stream_records(streams, arn):

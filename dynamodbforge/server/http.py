@@ -20,6 +20,7 @@ import httptools
 from dynamodbforge import errors
 from dynamodbforge.service import Service
 from dynamodbforge.streams import lambda_api  # issue 7
+from dynamodbforge.metrics import REGISTRY  # issue 9: GET /metrics
 
 log = logging.getLogger("dynamodbforge.http")
 
@@ -131,6 +132,13 @@ class HttpProtocol(asyncio.Protocol):
             self._lambda_route(method, headers, keep_alive)
             return
         # --- end issue 7
+        if method == b"GET" and self._url.startswith(b"/metrics"):  # issue 9: Prometheus scrape
+            self._send_raw(200, REGISTRY.render().encode(), b"text/plain; version=0.0.4; charset=utf-8", keep_alive)
+            return
+        if method == b"GET" and self._url.startswith(INSIGHTS_ROUTE):  # issue 9: `ddbforge insights`
+            status, out = _insights(self._service, self._url)
+            self._send_raw(status, out, b"application/json", keep_alive)
+            return
         if method == b"GET":
             # AWS answers "healthy: <the host the client addressed> " to GET /.
             host = headers.get(b"host")
@@ -270,6 +278,31 @@ def _render_failure(status: int, body: bytes) -> bytes:
         b"Connection: close\r\n\r\n",
         body,
     ))
+
+
+INSIGHTS_ROUTE = b"/_ddbforge/insights"  # issue 9
+
+
+def _insights(service: Service, url: bytes) -> tuple[int, bytes]:  # issue 9
+    """``GET /_ddbforge/insights?table=T&top=N&window=S``: this worker's top keys of T."""
+    import orjson
+    from urllib.parse import parse_qs, urlsplit
+
+    from dynamodbforge.insights import TRACKER
+
+    query = parse_qs(urlsplit(url.decode("latin-1")).query)
+    try:
+        table = query["table"][0]
+        top = int(query.get("top", ["10"])[0])
+        window = float(query.get("window", ["60"])[0])
+        return 200, orjson.dumps(TRACKER.report(service.db, table, top, window))
+    except (KeyError, ValueError):
+        return 400, b'{"message":"usage: /_ddbforge/insights?table=NAME&top=N&window=SECONDS"}'
+    except errors.DynamoDBError as exc:
+        return exc.to_wire()
+    except Exception:  # a bug must never take the connection down
+        log.exception("internal error building the insights report")
+        return errors.internal_server_error().to_wire()
 
 
 def _gunzip(data: bytes) -> bytes:

@@ -50,5 +50,15 @@ def stream_record(stream: Stream, change: ChangeRecord, region: str) -> dict[str
         "dynamodb": body,
     }
     if change.user_identity:  # TTL deletions are done by the service itself
-        record["userIdentity"] = {"type": "Service", "principalId": change.user_identity}
+        # The Streams API's Identity shape is capitalised; Lambda events spell it in lower case.
+        record["userIdentity"] = {"PrincipalId": change.user_identity, "Type": "Service"}
+    return record
+
+
+def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A GetRecords record as a Lambda DynamoDB event record (eventSourceARN, lower-case userIdentity)."""
+    record["eventSourceARN"] = stream_arn
+    identity = record.get("userIdentity")
+    if identity is not None and "Type" in identity:
+        record["userIdentity"] = {"type": identity["Type"], "principalId": identity["PrincipalId"]}
     return record

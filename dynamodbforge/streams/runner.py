@@ -40,6 +40,7 @@ from dynamodbforge.streams.api import STREAMS_PREFIX
 from dynamodbforge.streams.filters import compile_filters, matches_any
 from dynamodbforge.streams.mappings import INTERNAL_PREFIX
 from dynamodbforge.streams.metadata import format_sequence, parse_sequence
+from dynamodbforge.streams.records import lambda_record
 
 log = logging.getLogger("dynamodbforge.triggers")
 
@@ -276,7 +277,7 @@ class Runner:
         self._current_shard = shard_id
         patterns = compile_filters(m.get("FilterCriteria"))
         for record in records:
-            record["eventSourceARN"] = arn
+            lambda_record(record, arn)
         pending = [r for r in records if matches_any(patterns, r)]
         last = parse_sequence(records[-1]["dynamodb"]["SequenceNumber"]) or 0
         if not pending:
