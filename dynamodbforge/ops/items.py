@@ -60,16 +60,6 @@ read_units = capacity.read_units
 write_units = capacity.write_units
 
 
-def consumed(req: dict[str, Any], table: str, units: float) -> dict[str, Any] | None:
-    """Deprecated (issue 9): build a ``capacity.Usage`` and call ``capacity.report``."""
-    mode = req.get("ReturnConsumedCapacity", "NONE")
-    if mode == "TOTAL":
-        return {"TableName": table, "CapacityUnits": units}
-    if mode == "INDEXES":
-        return {"TableName": table, "CapacityUnits": units, "Table": {"CapacityUnits": units}}
-    return None
-
-
 # --- the shared read-modify-write path ------------------------------------------
 
 def write_in_batch(
@@ -246,24 +236,24 @@ def _with_capacity(out: dict[str, Any], req: dict[str, Any], info: TableInfo, un
 
 # --- PutItem, DeleteItem, UpdateItem ---------------------------------------------
 
+def _answer(db: Database, req: dict[str, Any], action: WriteAction, old: dict[str, Any] | None,
+            new: dict[str, Any] | None, attributes_out: dict[str, Any] | None) -> dict[str, Any]:
+    """The response every single-item write shares: Attributes, collection metrics, capacity."""
+    out: dict[str, Any] = {"Attributes": attributes_out} if attributes_out else {}
+    out = indexes.add_item_collection_metrics(db, req, action.info, action.key, out)
+    return _with_capacity(out, req, action.info, action.units(old, new), action.key)
+
+
 def put_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     action = prepare_put(db, req)
     old, new = execute(db, action)
-    out: dict[str, Any] = {}
-    if req.get("ReturnValues") == "ALL_OLD" and old is not None:
-        out["Attributes"] = old
-    out = indexes.add_item_collection_metrics(db, req, action.info, action.key, out)  # issue 5
-    return _with_capacity(out, req, action.info, action.units(old, new), action.key)
+    return _answer(db, req, action, old, new, old if req.get("ReturnValues") == "ALL_OLD" else None)
 
 
 def delete_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     action = prepare_delete(db, req)
     old, new = execute(db, action)
-    out: dict[str, Any] = {}
-    if req.get("ReturnValues") == "ALL_OLD" and old is not None:
-        out["Attributes"] = old
-    out = indexes.add_item_collection_metrics(db, req, action.info, action.key, out)  # issue 5
-    return _with_capacity(out, req, action.info, action.units(old, new), action.key)
+    return _answer(db, req, action, old, new, old if req.get("ReturnValues") == "ALL_OLD" else None)
 
 
 def update_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
@@ -279,11 +269,7 @@ def update_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
         attrs = action.update.project_updated(old)
     elif rv == "UPDATED_NEW" and new is not None and action.update is not None:
         attrs = action.update.project_updated(new)
-    out: dict[str, Any] = {}
-    if attrs:
-        out["Attributes"] = attrs
-    out = indexes.add_item_collection_metrics(db, req, action.info, action.key, out)  # issue 5
-    return _with_capacity(out, req, action.info, action.units(old, new), action.key)
+    return _answer(db, req, action, old, new, attrs)
 
 
 # --- GetItem -------------------------------------------------------------------

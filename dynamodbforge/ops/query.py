@@ -17,7 +17,7 @@ from dynamodbforge.catalog import TableInfo
 from dynamodbforge.database import Database
 from dynamodbforge.expressions import ExpressionContext
 from dynamodbforge.expressions import legacy  # issue 3: KeyConditions, QueryFilter, ScanFilter, AttributesToGet
-from dynamodbforge.ops.items import consumed, key_of, partition_prefix, storage_key
+from dynamodbforge.ops.items import key_of, partition_prefix, storage_key
 from dynamodbforge.protocol import attributes
 from dynamodbforge.storage import keycodec
 from dynamodbforge.ttl import state as ttl_state  # issue 8: --ttl-hide-expired
