@@ -103,6 +103,7 @@ def _run_worker(args: argparse.Namespace, sock: socket.socket, endpoint: str) ->
     except ImportError:  # pragma: no cover - uvloop is a declared dependency
         pass
     db = _open_database(args, endpoint)
+    db.engine.start_checkpointer()  # WAL checkpoints off the request path
     # --- issue 11: --auth turns on SigV4 + IAM policy checks; --tls-cert/--tls-key serve HTTPS
     auth: object = AcceptAll()
     authorizer = None

@@ -97,6 +97,7 @@ def _last_sequence(conn: sqlite3.Connection) -> int:  # issue 7: sqlite_sequence
 
 
 _SCAN_CHUNK = 256
+WAL_RESTART_BYTES = 256 * 1024 * 1024  # see start_checkpointer
 _GEN = struct.Struct("<Q")
 
 
@@ -143,6 +144,7 @@ class SQLiteEngine:
         )
         self._lock = threading.RLock()  # one connection: serialize threads of this process
         self._group_thread: int | None = None  # see enable_group_commit
+        self._checkpointer: tuple[threading.Thread, threading.Event] | None = None
         self._catalog_dirty = False  # see catalog_generation
         self._gen_local = 0
         self._gen_map: mmap.mmap | None = None
@@ -155,10 +157,15 @@ class SQLiteEngine:
         self._schedule_commit: Callable[[], None] = lambda: None
         conn = self._conn
         if path is not None:
+            # 2 KB pages: every commit appends each page it touched to the WAL, and half-size
+            # pages halve those bytes (measured: 25 -> 14 KB per PutItem) at no cost to reads.
+            # Only takes effect when the database file is created.
+            conn.execute("PRAGMA page_size=2048")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={synchronous}")
             conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("PRAGMA wal_autocheckpoint=4000")
+            conn.execute("PRAGMA wal_autocheckpoint=4000")  # until start_checkpointer() takes over
+            conn.execute("PRAGMA journal_size_limit=67108864")  # a reset WAL shrinks back to 64 MB
         conn.execute("PRAGMA cache_size=-32768")  # 32 MB page cache: bounded memory
         conn.execute("PRAGMA temp_store=MEMORY")
         with self._lock:
@@ -344,6 +351,51 @@ class SQLiteEngine:
         return int(row[0]) if row else 0
     # --- end issue 7
 
+    # -- background checkpoints ------------------------------------------------------
+    def start_checkpointer(self, interval: float = 0.1) -> None:
+        """Move WAL checkpoints off the request path.
+
+        SQLite's automatic checkpoint runs inside the COMMIT that crosses the WAL
+        threshold — copying and fsyncing megabytes while that request (and every
+        request queued behind it) waits.  Instead a thread with its own connection
+        runs PASSIVE checkpoints, which never block writers or readers.
+        """
+        if self.path is None or self._checkpointer is not None:
+            return
+        with self._lock:
+            self._conn.execute("PRAGMA wal_autocheckpoint=0")
+        stop = threading.Event()
+
+        wal_path = self.path + "-wal"
+
+        def run() -> None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=2000")
+            try:
+                while not stop.wait(interval):
+                    try:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                        # Under a steady stream of commits a passive checkpoint never catches
+                        # the last frame, so the WAL is never restarted and grows without
+                        # bound.  Past the limit, RESTART briefly holds writers back (the
+                        # passive rounds already copied nearly everything) so the next
+                        # writer starts the WAL from its beginning again.
+                        if os.path.getsize(wal_path) > WAL_RESTART_BYTES:
+                            conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+                    except (sqlite3.OperationalError, OSError):
+                        pass  # busy or missing: try again next round
+            finally:
+                conn.close()
+
+        thread = threading.Thread(target=run, name="wal-checkpointer", daemon=True)
+        self._checkpointer = (thread, stop)
+        thread.start()
+
     def close(self) -> None:
+        if self._checkpointer is not None:
+            thread, stop = self._checkpointer
+            stop.set()
+            thread.join(5)
+            self._checkpointer = None
         with self._lock:
             self._conn.close()
