@@ -340,6 +340,20 @@ def add_item_collection_metrics(db: Any, req: dict[str, Any], info: TableInfo, k
     return out
 
 
+def item_collection_metrics_by_table(db: Any, req: dict[str, Any],
+                                     written: list[tuple[TableInfo, dict[str, Any]]]) -> dict[str, Any] | None:
+    """BatchWriteItem / TransactWriteItems: {table: [metrics, ...]} for the item collections
+    (tables with LSIs) the request wrote, when ReturnItemCollectionMetrics=SIZE."""
+    if req.get("ReturnItemCollectionMetrics") != "SIZE":
+        return None
+    out: dict[str, list[dict[str, Any]]] = {}
+    for info, key in written:
+        metrics = item_collection_metrics(db, info, key)
+        if metrics is not None:
+            out.setdefault(info.name, []).append(metrics)
+    return out
+
+
 # --- CreateTable / DescribeTable -------------------------------------------------------------
 
 def _index_arn(db: Any, table: str, index: str) -> str:

@@ -245,6 +245,25 @@ def test_item_collection_metrics(dynamodb, table):
     dynamodb.delete_table(TableName=plain)
 
 
+def test_item_collection_metrics_of_batches_and_transactions(dynamodb, table):
+    resp = dynamodb.batch_write_item(
+        RequestItems={table: [{"PutRequest": {"Item": {"pk": {"S": "m2"}, "sk": {"N": "1"}}}},
+                              {"PutRequest": {"Item": {"pk": {"S": "m3"}, "sk": {"N": "1"}}}}]},
+        ReturnItemCollectionMetrics="SIZE",
+    )
+    assert resp["ItemCollectionMetrics"] == {table: [
+        {"ItemCollectionKey": {"pk": {"S": "m2"}}, "SizeEstimateRangeGB": [0.0, 1.0]},
+        {"ItemCollectionKey": {"pk": {"S": "m3"}}, "SizeEstimateRangeGB": [0.0, 1.0]},
+    ]}
+    resp = dynamodb.transact_write_items(
+        TransactItems=[{"Put": {"TableName": table, "Item": {"pk": {"S": "m4"}, "sk": {"N": "1"}}}}],
+        ReturnItemCollectionMetrics="SIZE",
+    )
+    assert resp["ItemCollectionMetrics"] == {table: [
+        {"ItemCollectionKey": {"pk": {"S": "m4"}}, "SizeEstimateRangeGB": [0.0, 1.0]},
+    ]}
+
+
 def test_item_collection_size_limit(tmp_path, monkeypatch):
     monkeypatch.setenv("DDBFORGE_ITEM_COLLECTION_LIMIT_BYTES", "2000")
     server = ServerProcess(None).start()

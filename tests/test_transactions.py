@@ -1,8 +1,10 @@
 """TransactWriteItems / TransactGetItems: semantics, errors, idempotency and invariants under load."""
 from __future__ import annotations
 
+import json
 import os
 import random
+import sqlite3
 import threading
 import time
 
@@ -144,10 +146,13 @@ def _total(client, table):
     return sum(int(i["balance"]["N"]) for i in client.scan(TableName=table, ConsistentRead=True)["Items"])
 
 
-def test_bank_transfer_invariant_survives_kill_9(tmp_path):
-    """16 writers move money with transactions while readers take snapshots; kill -9; recount."""
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_bank_transfer_invariant_survives_kill_9(tmp_path, workers):
+    """16 writers move money with transactions while readers take snapshots; kill -9; recount.
+
+    With two worker processes the same invariant must hold across processes."""
     seconds = float(os.environ.get("DDBFORGE_SOAK_SECONDS", "4"))
-    server = ServerProcess(str(tmp_path)).start()
+    server = ServerProcess(str(tmp_path), "--workers", workers).start()
     try:
         client = make_client(server.endpoint)
         table = create_table(client, "bank")
@@ -169,7 +174,7 @@ def test_bank_transfer_invariant_survives_kill_9(tmp_path):
             t.join()
         assert not errors, errors[:3]
         assert totals and all(t == ACCOUNTS * START_BALANCE for t in totals)
-        server = ServerProcess(str(tmp_path), port=server.port).start()
+        server = ServerProcess(str(tmp_path), "--workers", workers, port=server.port).start()
         client = make_client(server.endpoint)
         assert _total(client, table) == ACCOUNTS * START_BALANCE
     finally:
@@ -207,3 +212,30 @@ def test_concurrent_optimistic_locking_loses_no_update(dynamodb, hash_table, end
     item = dynamodb.get_item(TableName=hash_table, Key=key)["Item"]
     assert item["count"] == {"N": str(8 * per_thread)}
     assert item["version"] == {"N": str(8 * per_thread)}
+
+
+def test_change_log_has_one_entry_per_item_with_one_transaction_marker(tmp_path):
+    """Each item a transaction writes is one change record; all carry the transaction's id."""
+    server = ServerProcess(str(tmp_path)).start()
+    try:
+        client = make_client(server.endpoint)
+        table = create_table(client, "txlog")
+        client.put_item(TableName=table, Item={"pk": {"S": "plain"}})
+        client.put_item(TableName=table, Item={"pk": {"S": "gone"}})
+        client.transact_write_items(TransactItems=[
+            _put(table, "t1"),
+            {"Update": {"TableName": table, "Key": {"pk": {"S": "t2"}}, "UpdateExpression": "SET v = :v",
+                        "ExpressionAttributeValues": {":v": {"N": "1"}}}},
+            {"Delete": {"TableName": table, "Key": {"pk": {"S": "gone"}}}},
+            {"ConditionCheck": {"TableName": table, "Key": {"pk": {"S": "plain"}},
+                                "ConditionExpression": "attribute_exists(pk)"}},
+        ])
+    finally:
+        server.stop()
+    with sqlite3.connect(os.path.join(str(tmp_path), "ddbforge.sqlite3")) as conn:
+        rows = conn.execute("SELECT keys, txid FROM changelog WHERE tbl = ? ORDER BY seq", (table,)).fetchall()
+    keys = [json.loads(k)["pk"]["S"] for k, _ in rows]
+    assert keys == ["plain", "gone", "t1", "t2", "gone"]  # the ConditionCheck wrote nothing
+    markers = [txid for _, txid in rows]
+    assert markers[:2] == [None, None]
+    assert markers[2] is not None and markers[2:] == [markers[2]] * 3

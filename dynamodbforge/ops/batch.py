@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from dynamodbforge import capacity as cap  # issue 9: capacity
-from dynamodbforge import errors
+from dynamodbforge import errors, indexes
 from dynamodbforge.database import Database
 from dynamodbforge.expressions import ExpressionContext
 from dynamodbforge.expressions import legacy  # issue 3: AttributesToGet
@@ -116,6 +116,9 @@ def batch_write_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
             usage = usages.get(info.name) or usages.setdefault(info.name, cap.Usage(info, cap.WRITE))  # issue 9
             usage.add(write_units(size), key)
     result: dict[str, Any] = {"UnprocessedItems": {}}
+    collections = indexes.item_collection_metrics_by_table(db, req, [(i, k) for i, k, _ in planned])
+    if collections is not None:
+        result["ItemCollectionMetrics"] = collections
     consumed = cap.report_many(req, list(usages.values()))  # issue 9
     if consumed is not None:
         result["ConsumedCapacity"] = consumed

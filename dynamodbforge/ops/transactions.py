@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from dynamodbforge import capacity as cap  # issue 9: capacity
-from dynamodbforge import errors
+from dynamodbforge import errors, indexes
 from dynamodbforge.database import Database
 from dynamodbforge.expressions import ExpressionContext
 from dynamodbforge.ops import items
@@ -121,6 +121,10 @@ def transact_write_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
                 action.info.name, cap.Usage(action.info, cap.WRITE, transactional=True))
             usage.add(units, action.key)
         response: dict[str, Any] = {}
+        collections = indexes.item_collection_metrics_by_table(
+            db, req, [(a.info, a.key) for a in actions if a.kind != "ConditionCheck"])
+        if collections is not None:
+            response["ItemCollectionMetrics"] = collections
         consumed = cap.report_many(req, list(usages.values()))  # issue 9
         if consumed is not None:
             response["ConsumedCapacity"] = consumed
