@@ -49,6 +49,7 @@ def lazy_server(tmp_path_factory):
     """No sweep during the tests (the first tick runs at start-up), no cool-down, hidden expired items."""
     proc = ServerProcess(str(tmp_path_factory.mktemp("ttl-lazy")), "--ttl-interval", "3600",
                          "--ttl-cooldown", "0", "--ttl-hide-expired").start()
+    time.sleep(1.0)  # with several --workers, let every worker's start-up tick pass first
     yield proc
     proc.stop()
 
