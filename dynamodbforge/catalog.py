@@ -36,6 +36,19 @@ class KeyAttr:
     type: str  # S, N or B
 
 
+def key_attrs(key_schema: list[dict[str, Any]], types: dict[str, str]) -> tuple[KeyAttr, KeyAttr | None]:
+    """(partition key, sort key or None) of a table's or an index's KeySchema."""
+    hash_key = range_key = None
+    for element in key_schema:
+        attr = KeyAttr(element["AttributeName"], types[element["AttributeName"]])
+        if element["KeyType"] == "HASH":
+            hash_key = attr
+        else:
+            range_key = attr
+    assert hash_key is not None
+    return hash_key, range_key
+
+
 @dataclass(slots=True)
 class TableInfo:
     """A table as stored: its static TableDescription fields plus our internal uid."""
@@ -67,14 +80,7 @@ class TableInfo:
     @classmethod
     def from_description(cls, uid: int, desc: dict[str, Any]) -> "TableInfo":
         types = {d["AttributeName"]: d["AttributeType"] for d in desc["AttributeDefinitions"]}
-        hash_key = range_key = None
-        for element in desc["KeySchema"]:
-            attr = KeyAttr(element["AttributeName"], types[element["AttributeName"]])
-            if element["KeyType"] == "HASH":
-                hash_key = attr
-            else:
-                range_key = attr
-        assert hash_key is not None
+        hash_key, range_key = key_attrs(desc["KeySchema"], types)
         return cls(desc["TableName"], uid, hash_key, range_key, desc)
 
 

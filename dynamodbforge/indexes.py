@@ -42,7 +42,7 @@ from typing import Any
 import orjson
 
 from dynamodbforge import errors
-from dynamodbforge.catalog import COLLECTION_PREFIX, INDEX_PREFIX, INDEX_STATS_PREFIX, JOB_PREFIX, KeyAttr, TableInfo
+from dynamodbforge.catalog import COLLECTION_PREFIX, INDEX_PREFIX, INDEX_STATS_PREFIX, JOB_PREFIX, KeyAttr, TableInfo, key_attrs
 from dynamodbforge.protocol import attributes
 from dynamodbforge.storage import keycodec
 
@@ -204,14 +204,7 @@ def _parse(info: TableInfo) -> TableIndexes:
     out: list[IndexDef] = []
     for kind, field_name in ((LSI, "LocalSecondaryIndexes"), (GSI, "GlobalSecondaryIndexes")):
         for spec in desc.get(field_name, ()):
-            hash_key = range_key = None
-            for element in spec["KeySchema"]:
-                attr = KeyAttr(element["AttributeName"], types[element["AttributeName"]])
-                if element["KeyType"] == "HASH":
-                    hash_key = attr
-                else:
-                    range_key = attr
-            assert hash_key is not None
+            hash_key, range_key = key_attrs(spec["KeySchema"], types)
             projection = spec["Projection"]
             out.append(IndexDef(
                 spec["IndexName"], numbers[spec["IndexName"]], kind, hash_key, range_key,

@@ -174,23 +174,22 @@ def prepare_put(db: Database, spec: dict[str, Any], reader: Any = None) -> Write
 
 
 def prepare_delete(db: Database, spec: dict[str, Any], reader: Any = None) -> WriteAction:
-    ctx = _context(spec)
-    cond = _compile_condition(ctx, spec)
-    ctx.check_unused()
-    info = db.catalog.get(spec["TableName"], reader)
-    key = spec["Key"]
-    attributes.validate_key(key, info)
-    return WriteAction(info, key, "Delete", cond, _return_old(spec))
+    return _prepare_keyed(db, spec, "Delete", reader)
 
 
 def prepare_condition_check(db: Database, spec: dict[str, Any], reader: Any = None) -> WriteAction:
+    return _prepare_keyed(db, spec, "ConditionCheck", reader)
+
+
+def _prepare_keyed(db: Database, spec: dict[str, Any], kind: str, reader: Any) -> WriteAction:
+    """A Delete or ConditionCheck: a Key and an optional condition."""
     ctx = _context(spec)
     cond = _compile_condition(ctx, spec)
     ctx.check_unused()
     info = db.catalog.get(spec["TableName"], reader)
     key = spec["Key"]
     attributes.validate_key(key, info)
-    return WriteAction(info, key, "ConditionCheck", cond, _return_old(spec))
+    return WriteAction(info, key, kind, cond, _return_old(spec))
 
 
 def prepare_update(db: Database, spec: dict[str, Any], reader: Any = None) -> WriteAction:
