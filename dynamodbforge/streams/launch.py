@@ -132,6 +132,9 @@ async def _maintenance(db: Any) -> None:
 
 # --- in the main process: the trigger runner --------------------------------------------------
 
+STARTUP_DELAY_SECONDS = 1.0
+
+
 class RunnerSupervisor:
     """Keeps one trigger-runner process alive while the server runs."""
 
@@ -146,6 +149,10 @@ class RunnerSupervisor:
         return self
 
     def _loop(self) -> None:
+        # Start a moment after the server so the runner's own start-up (a second Python
+        # process) does not compete with the server's for the CPU.
+        if self._stopping.wait(STARTUP_DELAY_SECONDS):
+            return
         delay = 0.5
         while not self._stopping.is_set():
             started = time.monotonic()
