@@ -1,0 +1,53 @@
+"""The benchmark tool works: ``python -m bench.run --quick`` runs every operation against
+DynamoDBForge and the null server with zero non-2xx responses and writes its results.
+Nothing about speed is asserted."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+OPS = ["GetItem", "PutItem", "UpdateItem", "Query", "BatchWriteItem"]
+
+
+def _ensure_wrk() -> bool:
+    """The load generator is Debian's wrk: install it when missing and we may (CI runs as root)."""
+    if shutil.which("wrk"):
+        return True
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=300)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], env=env, capture_output=True, timeout=300)
+    return shutil.which("wrk") is not None
+
+
+def test_quick_benchmark_runs_every_operation_without_errors(tmp_path: Path) -> None:
+    if not _ensure_wrk():
+        pytest.skip("wrk is not installed and cannot be installed here (apt-get install wrk)")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--no-progress", "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    results = json.loads((tmp_path / "latest.json").read_text())
+    md = (tmp_path / "latest.md").read_text()
+    assert set(results["systems"]) == {"ddbforge", "null"}
+    forge = results["systems"]["ddbforge"]
+    assert forge["items"] == 1000 and forge["verify"] == "ok"
+    assert forge["startup_s"] > 0 and forge["peak_rss_bytes"] > 0 and forge["disk_bytes"] > 0
+    for name, system in results["systems"].items():
+        assert "error" not in system, system
+        for op in OPS:
+            for kind in ("throughput", "latency"):
+                run = system["ops"][op][kind]
+                assert run["requests"] > 0, (name, op, kind)
+                assert run["checked"] == run["requests"] - run["non2xx"], (name, op, kind)
+                assert run["non2xx"] == 0 and run["bad_body"] == 0, (name, op, kind, run["first_bad"])
+        assert all(op in md for op in OPS)
