@@ -1,6 +1,6 @@
 """Capacity units: how much every operation consumes, and how ConsumedCapacity is reported.
 
-The ONE place for capacity math (issue 9).  Operations build a ``Usage`` per table they
+The ONE place for capacity math.  Operations build a ``Usage`` per table they
 touch, add the units of the table and of each index, and call ``report`` /
 ``report_many`` to get the response's ``ConsumedCapacity`` (or None).  Reporting also
 hands the usage to the current request's meter, which feeds throttling (--enforce-capacity),

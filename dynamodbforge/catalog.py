@@ -20,12 +20,11 @@ TABLE_PREFIX = b"\x00T"  # + table name -> table metadata JSON
 UID_COUNTER = b"\x00U"  # -> next table uid
 STATS_PREFIX = b"\x00S"  # + uid -> (item count, size bytes)
 ITEM_PREFIX = b"\x01"  # + uid + encoded keys -> item JSON
-# --- issue 5: secondary indexes (layout in indexes.py)
+# secondary indexes (layout in indexes.py)
 INDEX_PREFIX = b"\x02"  # + uid + index number(2) + entry key -> projected item JSON
 INDEX_STATS_PREFIX = b"\x00I"  # + uid + index number -> (item count, size bytes)
 COLLECTION_PREFIX = b"\x00C"  # + uid + encoded partition key -> item collection size (tables with LSIs)
 JOB_PREFIX = b"\x00J"  # + uid + index number -> background backfill / drop job
-# --- end issue 5
 
 _STATS = struct.Struct(">qq")
 
@@ -153,7 +152,7 @@ class Catalog:
         batch.delete(TABLE_PREFIX + info.name.encode())
         batch.delete(STATS_PREFIX + info.uid.to_bytes(8, "big"))
         batch.delete_range(info.item_prefix, prefix_successor(info.item_prefix))
-        uid = info.uid.to_bytes(8, "big")  # issue 5: index entries, their statistics, collections, jobs
+        uid = info.uid.to_bytes(8, "big")  # index entries, their statistics, collections, jobs
         for prefix in (INDEX_PREFIX + uid, INDEX_STATS_PREFIX + uid, COLLECTION_PREFIX + uid, JOB_PREFIX + uid):
             batch.delete_range(prefix, prefix_successor(prefix))
 

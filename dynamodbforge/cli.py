@@ -31,13 +31,12 @@ def _parser() -> argparse.ArgumentParser:
         help="normal: commits survive a crash of the server process (kill -9); "
         "full: also survive power loss (fsync every commit, slower)",
     )
-    # --- issue 11: authentication, fine-grained access control and TLS
+    # authentication, fine-grained access control and TLS
     serve.add_argument("--auth", metavar="FILE", default=None,
                        help="JSON principals file: require AWS SigV4 and enforce each principal's IAM policies")
     serve.add_argument("--tls-cert", metavar="PEM", default=None, help="serve HTTPS with this certificate chain")
     serve.add_argument("--tls-key", metavar="PEM", default=None, help="private key for --tls-cert")
-    # --- end issue 11
-    # --- issue 8: Time to Live
+    # Time to Live
     serve.add_argument("--ttl-interval", type=_positive_seconds, default=5.0, metavar="SECONDS",
                        help="how often the TTL sweeper looks for expired items to delete (default 5)")
     serve.add_argument("--ttl-hide-expired", action="store_true",
@@ -46,25 +45,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--ttl-cooldown", type=float, default=3600.0, metavar="SECONDS",
                        help="minimum time between two changes of a table's TTL setting "
                        "(default 3600, DynamoDB's documented hour)")
-    # --- end issue 8
-    # --- issue 7: streams and triggers (--trigger, --config, --stream-retention-hours, --no-trigger-runner)
+    # streams and triggers (--trigger, --config, --stream-retention-hours, --no-trigger-runner)
     from dynamodbforge.streams import launch as streams_launch
 
     streams_launch.add_arguments(serve)
-    # --- end issue 7
-    from dynamodbforge import insights_cli  # issue 9: --enforce-capacity, --burst-seconds; `ddbforge insights`
+    from dynamodbforge import insights_cli  # --enforce-capacity, --burst-seconds; `ddbforge insights`
 
     insights_cli.add_serve_arguments(serve)
     insights_cli.add_command(sub)
-    # --- issue 10: backups, PITR, export/import (--backup-schedule, --backup-retention, --export-root)
+    # backups, PITR, export/import (--backup-schedule, --backup-retention, --export-root)
     from dynamodbforge.backups import launch as backups_launch
 
     backups_launch.add_arguments(serve)
-    # --- end issue 10
     return parser
 
 
-def _positive_seconds(text: str) -> float:  # issue 8
+def _positive_seconds(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError("must be a positive number of seconds")
@@ -75,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
-    if args.command == "insights":  # issue 9
+    if args.command == "insights":
         from dynamodbforge import insights_cli
 
         return insights_cli.run(args)
@@ -104,7 +100,7 @@ def _run_worker(args: argparse.Namespace, sock: socket.socket, endpoint: str) ->
         pass
     db = _open_database(args, endpoint)
     db.engine.start_checkpointer()  # WAL checkpoints off the request path
-    # --- issue 11: --auth turns on SigV4 + IAM policy checks; --tls-cert/--tls-key serve HTTPS
+    # --auth turns on SigV4 + IAM policy checks; --tls-cert/--tls-key serve HTTPS
     auth: object = AcceptAll()
     authorizer = None
     if args.auth:
@@ -116,15 +112,13 @@ def _run_worker(args: argparse.Namespace, sock: socket.socket, endpoint: str) ->
         authorizer = Authorizer.for_database(db)
     ssl_context = _tls_context(args)
     service = Service(db, authorizer=authorizer)
-    # --- end issue 11
-    # --- issue 8: TTL options, and the sweeper task (one lease-holding sweeper across --workers)
+    # TTL options, and the sweeper task (one lease-holding sweeper across --workers)
     from dynamodbforge.ttl import state as ttl_state
     from dynamodbforge.ttl.sweeper import run_sweeper
 
     ttl_state.OPTIONS.hide_expired = args.ttl_hide_expired
     ttl_state.OPTIONS.cooldown_seconds = args.ttl_cooldown
-    # --- end issue 8
-    from dynamodbforge import insights_cli  # issue 9: table gauges, --enforce-capacity
+    from dynamodbforge import insights_cli  # table gauges, --enforce-capacity
 
     insights_cli.on_worker_start(args, db)
 
@@ -135,24 +129,24 @@ def _run_worker(args: argparse.Namespace, sock: socket.socket, endpoint: str) ->
             loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
         task = asyncio.ensure_future(http_serve(service, args.host, args.port, auth=auth, sock=sock,
                                                 ssl=ssl_context))
-        sweeper = asyncio.ensure_future(run_sweeper(db, args.ttl_interval))  # issue 8
-        from dynamodbforge.ops.backfill import run_backfiller  # issue 5: GSI backfill / drop jobs
+        sweeper = asyncio.ensure_future(run_sweeper(db, args.ttl_interval))
+        from dynamodbforge.ops.backfill import run_backfiller  # GSI backfill / drop jobs
 
-        backfiller = asyncio.ensure_future(run_backfiller(db))  # issue 5
-        from dynamodbforge.streams import launch as streams_launch  # issue 7: declared triggers, trimming
+        backfiller = asyncio.ensure_future(run_backfiller(db))
+        from dynamodbforge.streams import launch as streams_launch  # declared triggers, trimming
 
-        stream_maintenance = streams_launch.on_worker_start(args, db)  # issue 7
-        from dynamodbforge.backups import launch as backups_launch  # issue 10: PITR retention, scheduled backups
+        stream_maintenance = streams_launch.on_worker_start(args, db)
+        from dynamodbforge.backups import launch as backups_launch  # PITR retention, scheduled backups
 
-        backup_scheduler = backups_launch.on_worker_start(args, db)  # issue 10
+        backup_scheduler = backups_launch.on_worker_start(args, db)
         await stop
-        if backup_scheduler is not None:  # issue 10
+        if backup_scheduler is not None:
             backup_scheduler.cancel()
-        stream_maintenance.cancel()  # issue 7
+        stream_maintenance.cancel()
         task.cancel()
-        sweeper.cancel()  # issue 8
-        backfiller.cancel()  # issue 5
-        await asyncio.gather(sweeper, return_exceptions=True)  # issue 8: releases its lease
+        sweeper.cancel()
+        backfiller.cancel()
+        await asyncio.gather(sweeper, return_exceptions=True)  # releases its lease
 
     try:
         asyncio.run(run())
@@ -160,7 +154,7 @@ def _run_worker(args: argparse.Namespace, sock: socket.socket, endpoint: str) ->
         db.close()
 
 
-def _tls_context(args: argparse.Namespace):  # type: ignore[no-untyped-def]  # issue 11
+def _tls_context(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if not args.tls_cert:
         return None
     import ssl
@@ -170,7 +164,7 @@ def _tls_context(args: argparse.Namespace):  # type: ignore[no-untyped-def]  # i
     return context
 
 
-def _check_security_args(args: argparse.Namespace) -> str | None:  # issue 11: fail fast, before forking
+def _check_security_args(args: argparse.Namespace) -> str | None:  # fail fast, before forking
     if bool(args.tls_cert) != bool(args.tls_key):
         return "--tls-cert and --tls-key go together"
     if args.tls_cert:
@@ -190,14 +184,14 @@ def _check_security_args(args: argparse.Namespace) -> str | None:  # issue 11: f
 
 def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    problem = _check_security_args(args)  # issue 11
+    problem = _check_security_args(args)
     if problem:
         print(f"ddbforge: {problem}", file=sys.stderr)
         return 2
     if args.in_memory and args.workers > 1:
         print("ddbforge: --in-memory cannot be shared by several --workers", file=sys.stderr)
         return 2
-    from dynamodbforge.streams import launch as streams_launch  # issue 7: fail fast on bad --config/--trigger
+    from dynamodbforge.streams import launch as streams_launch  # fail fast on bad --config/--trigger
 
     problem = streams_launch.check(args)
     if problem:
@@ -219,18 +213,18 @@ def serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         # Create the database once before forking so workers don't race to create it.
         _open_database(args, endpoint).close()
-    scheme = "https" if args.tls_cert else "http"  # issue 11
+    scheme = "https" if args.tls_cert else "http"
     print(f"DynamoDBForge {__version__} listening on {scheme}://{endpoint}", flush=True)
-    if args.auth:  # issue 11
+    if args.auth:
         print(f"Authentication: AWS SigV4, principals from {os.path.abspath(args.auth)}", flush=True)
     print(f"Data: {where}", flush=True)
-    data_file = None if args.in_memory else os.path.join(os.path.abspath(args.data_dir), DB_FILE)  # issue 7
+    data_file = None if args.in_memory else os.path.join(os.path.abspath(args.data_dir), DB_FILE)
     if args.workers <= 1:
-        runner = streams_launch.start_runner(args, endpoint, data_file)  # issue 7: the trigger runner
+        runner = streams_launch.start_runner(args, endpoint, data_file)  # the trigger runner
         try:
             _run_worker(args, sock, endpoint)
         finally:
-            if runner is not None:  # issue 7
+            if runner is not None:
                 runner.stop()
         return 0
     children = []
@@ -252,10 +246,10 @@ def serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    runner = streams_launch.start_runner(args, endpoint, data_file)  # issue 7: after forking, in the parent only
+    runner = streams_launch.start_runner(args, endpoint, data_file)  # after forking, in the parent only
     for child in children:
         os.waitpid(child, 0)
-    if runner is not None:  # issue 7
+    if runner is not None:
         runner.stop()
     return 0
 

@@ -1,4 +1,4 @@
-"""Secondary indexes (issue 5): definitions, entry encoding, atomic maintenance, describing.
+"""Secondary indexes: definitions, entry encoding, atomic maintenance, describing.
 
 Storage layout (all keyed by the table's internal uid, so dropping a table drops them):
 

@@ -1,4 +1,4 @@
-"""`ddbforge insights` and the serve options of issue 9 (capacity enforcement)."""
+"""`ddbforge insights` and the serve options (capacity enforcement)."""
 from __future__ import annotations
 
 import argparse

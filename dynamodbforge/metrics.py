@@ -2,15 +2,15 @@
 
 Subsystems create their counters at import time and increment them; a later
 Prometheus ``/metrics`` endpoint renders ``REGISTRY.render()`` (text exposition
-format 0.0.4; served at GET /metrics, issue 9).  Values are per process: with ``--workers N`` each worker counts
+format 0.0.4; served at GET /metrics).  Values are per process: with ``--workers N`` each worker counts
 what it did itself, as Prometheus expects of separately scraped processes.
 """
 from __future__ import annotations
 
 import threading
-from bisect import bisect_left  # issue 9
+from bisect import bisect_left
 from dataclasses import dataclass, field
-from typing import Any, Callable  # issue 9
+from typing import Any, Callable
 
 
 @dataclass(slots=True)
@@ -44,7 +44,7 @@ class Counter:
         return [(dict(zip(self.label_names, key)), value) for key, value in sorted(items)]
 
 
-# --- issue 9: hot-path metrics (no locks), histograms, gauges computed at scrape time -----
+# hot-path metrics (no locks), histograms, gauges computed at scrape time -----
 
 class FastCounter:
     """A counter keyed by a tuple of label values, incremented without a lock.
@@ -147,14 +147,14 @@ class Registry:
         """The counter called ``name``, created on first use (same name: same counter)."""
         return self._get(name, lambda: Counter(name, help, tuple(labels)))
 
-    def fast_counter(self, name: str, help: str, labels: tuple[str, ...] = ()) -> FastCounter:  # issue 9
+    def fast_counter(self, name: str, help: str, labels: tuple[str, ...] = ()) -> FastCounter:
         return self._get(name, lambda: FastCounter(name, help, tuple(labels)))
 
-    def histogram(self, name: str, help: str, labels: tuple[str, ...] = (),  # issue 9
+    def histogram(self, name: str, help: str, labels: tuple[str, ...] = (),
                   buckets: tuple[float, ...] = LATENCY_BUCKETS) -> Histogram:
         return self._get(name, lambda: Histogram(name, help, tuple(labels), buckets))
 
-    def gauge(self, name: str, help: str,  # issue 9
+    def gauge(self, name: str, help: str,
               collect: Callable[[], list[tuple[dict[str, str], float]]]) -> Gauge:
         return self._get(name, lambda: Gauge(name, help, collect))
 

@@ -1,4 +1,4 @@
-"""Operation registry and request shapes of issue 10 (merged into ops/registry.py and
+"""Operation registry and request shapes (merged into ops/registry.py and
 protocol/validate.py by ops/registry.py, so those files only gain one delimited block)."""
 from __future__ import annotations
 

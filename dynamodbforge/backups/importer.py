@@ -231,7 +231,7 @@ def _write(db: Database, info: TableInfo, items: list[dict[str, Any]]) -> int:
                 count_delta -= 1
                 size_delta -= attributes.item_size(old)
             batch.put(skey, orjson.dumps(item))
-            indexes.maintain(db, batch, info, skey, old, item)  # issue 5's index entries
+            indexes.maintain(db, batch, info, skey, old, item)  # index entries
             count_delta += 1
             size_delta += attributes.item_size(item)
         Catalog.adjust_stats(batch, info, count_delta, size_delta)

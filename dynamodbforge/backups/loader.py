@@ -131,7 +131,7 @@ def load_pairs(db: Database, info: TableInfo, pairs: Iterable[tuple[bytes, bytes
             with_indexes = bool(indexes.table_indexes(current).maintained)
             for (suffix, raw), item in zip(chunk, parsed):
                 batch.put(prefix + suffix, raw)
-                if with_indexes:  # issue 5's index entries, in the same batch as the item
+                if with_indexes:  # index entries, in the same batch as the item
                     indexes.maintain(db, batch, current, prefix + suffix, None, item)
             Catalog.adjust_stats(batch, info, len(chunk), chunk_size)
         before = count

@@ -88,7 +88,7 @@ class ExpressionContext:
         return build_key_condition(tree, self.names, self.values, hash_key, range_key, key_types)
 
     def condition_heads(self, text: str) -> set[str]:
-        """issue 3: the top-level attribute names a (valid, compiled) condition refers to."""
+        """the top-level attribute names a (valid, compiled) condition refers to."""
         from dynamodbforge.expressions import ast as A
 
         heads: set[str] = set()

@@ -1,4 +1,4 @@
-"""Online GSI creation and deletion (issue 5): UpdateTable's GlobalSecondaryIndexUpdates,
+"""Online GSI creation and deletion: UpdateTable's GlobalSecondaryIndexUpdates,
 and the background jobs that backfill a new index or free a dropped one.
 
 State lives in the storage engine, never in process memory, so any worker process sharing

@@ -1,4 +1,4 @@
-"""Billing modes on CreateTable/UpdateTable (issue 9): OnDemandThroughput and switch limits.
+"""Billing modes on CreateTable/UpdateTable: OnDemandThroughput and switch limits.
 
 * OnDemandThroughput (MaxReadRequestUnits / MaxWriteRequestUnits, -1: no maximum) is
   kept in the description of PAY_PER_REQUEST tables, as DescribeTable reports it.

@@ -1,4 +1,4 @@
-"""Query and Scan with IndexName (issue 5): range reads over an index's entries.
+"""Query and Scan with IndexName: range reads over an index's entries.
 
 Entries (indexes.py) are ordered by index partition hash, index partition key, index sort
 key, then the table's key, so a Query is one range scan inside one index partition and a

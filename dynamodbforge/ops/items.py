@@ -15,16 +15,16 @@ from typing import Any, Callable
 
 import orjson
 
-from dynamodbforge import capacity, errors  # issue 9: capacity
-from dynamodbforge import indexes  # issue 5: secondary indexes
+from dynamodbforge import capacity, errors  # capacity
+from dynamodbforge import indexes  # secondary indexes
 from dynamodbforge.catalog import Catalog, TableInfo
 from dynamodbforge.database import Database
 from dynamodbforge.expressions import ExpressionContext
-from dynamodbforge.expressions import legacy  # issue 3: Expected, AttributeUpdates, AttributesToGet
+from dynamodbforge.expressions import legacy  # Expected, AttributeUpdates, AttributesToGet
 from dynamodbforge.protocol import attributes
 from dynamodbforge.storage import keycodec
 from dynamodbforge.storage.engine import ChangeRecord, WriteBatch
-from dynamodbforge.ttl import state as ttl_state  # issue 8: --ttl-hide-expired
+from dynamodbforge.ttl import state as ttl_state  # --ttl-hide-expired
 
 MAX_ITEM_BYTES = 400 * 1024  # "Item size has exceeded the maximum allowed size"
 
@@ -54,7 +54,7 @@ def key_of(info: TableInfo, item: dict[str, Any]) -> dict[str, Any]:
     return {name: item[name] for name in info.key_names}
 
 
-# --- capacity (issue 9: the math lives in dynamodbforge/capacity.py) ----------------
+# --- capacity (the math lives in dynamodbforge/capacity.py) ------------------------
 
 read_units = capacity.read_units
 write_units = capacity.write_units
@@ -69,7 +69,7 @@ def write_in_batch(
     key: dict[str, Any],
     compute: Callable[[dict[str, Any] | None], dict[str, Any] | None],
     transaction_id: str | None = None,
-    user_identity: str | None = None,  # issue 8: "dynamodb.amazonaws.com" for TTL deletions
+    user_identity: str | None = None,  # "dynamodb.amazonaws.com" for TTL deletions
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Read-modify-write one item inside an open write batch, with its change record."""
     skey = storage_key(info, key)
@@ -79,7 +79,7 @@ def write_in_batch(
     if new == old:
         return old, new  # nothing changes: no write, no change record (as AWS streams)
     new_raw = orjson.dumps(new) if new is not None else None
-    indexes.maintain(db, batch, info, skey, old, new)  # issue 5: index entries, in this same batch
+    indexes.maintain(db, batch, info, skey, old, new)  # index entries, in this same batch
     if new_raw is None:
         batch.delete(skey)
     else:
@@ -96,7 +96,7 @@ def write_in_batch(
             timestamp=db.clock(),
             origin=db.region,
             transaction_id=transaction_id,
-            user_identity=user_identity,  # issue 8
+            user_identity=user_identity,
         )
     )
     return old, new
@@ -155,7 +155,7 @@ def _context(spec: dict[str, Any]) -> ExpressionContext:
 
 
 def _compile_condition(ctx: ExpressionContext, spec: dict[str, Any]) -> Any:
-    if "Expected" in spec:  # issue 3: the legacy condition, through the same comparison closures
+    if "Expected" in spec:  # the legacy condition, through the same comparison closures
         return legacy.expected(spec["Expected"], spec.get("ConditionalOperator"))
     return ctx.condition(spec["ConditionExpression"]) if "ConditionExpression" in spec else None
 
@@ -195,7 +195,7 @@ def _prepare_keyed(db: Database, spec: dict[str, Any], kind: str, reader: Any) -
 def prepare_update(db: Database, spec: dict[str, Any], reader: Any = None) -> WriteAction:
     ctx = _context(spec)
     update = ctx.update(spec["UpdateExpression"]) if "UpdateExpression" in spec else None
-    if "AttributeUpdates" in spec:  # issue 3
+    if "AttributeUpdates" in spec:
         update = legacy.attribute_updates(spec["AttributeUpdates"])
     cond = _compile_condition(ctx, spec)
     ctx.check_unused()
@@ -230,7 +230,7 @@ def execute(db: Database, action: WriteAction) -> tuple[dict[str, Any] | None, d
 
 def _with_capacity(out: dict[str, Any], req: dict[str, Any], info: TableInfo, units: float,
                    key: dict[str, Any], kind: str = capacity.WRITE) -> dict[str, Any]:
-    return capacity.attach(out, req, capacity.Usage(info, kind).add(units, key))  # issue 9
+    return capacity.attach(out, req, capacity.Usage(info, kind).add(units, key))
 
 
 # --- PutItem, DeleteItem, UpdateItem ---------------------------------------------
@@ -276,23 +276,22 @@ def update_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
 def get_item(db: Database, req: dict[str, Any]) -> dict[str, Any] | bytes:
     ctx = ExpressionContext(req.get("ExpressionAttributeNames"), None)
     proj = ctx.projection(req["ProjectionExpression"]) if "ProjectionExpression" in req else None
-    if "AttributesToGet" in req:  # issue 3
+    if "AttributesToGet" in req:
         proj = legacy.attributes_to_get(req["AttributesToGet"])
     ctx.check_unused()
     info = db.catalog.get(req["TableName"])
     key = req["Key"]
     attributes.validate_key(key, info)
     raw = db.engine.get(storage_key(info, key))
-    # --- issue 8 (TTL): with --ttl-hide-expired an expired, not yet deleted item reads as absent
+    # with --ttl-hide-expired an expired, not yet deleted item reads as absent
     hidden = ttl_state.hidden_predicate(db, info)
     if hidden is not None and raw is not None and hidden(orjson.loads(raw)):
         raw = None
-    # --- end issue 8
     mode = req.get("ReturnConsumedCapacity", "NONE")
     consistent = bool(req.get("ConsistentRead"))
     if proj is None and mode == "NONE":
         # Fast path: the stored bytes are the response's item, verbatim.
-        units = capacity.read_units_for_raw(raw, consistent)  # issue 9: no parse for items <= 4 KB
+        units = capacity.read_units_for_raw(raw, consistent)  # no parse for items <= 4 KB
         if units is None:
             units = read_units(attributes.item_size(orjson.loads(raw)), consistent)  # type: ignore[arg-type]
         capacity.record(capacity.Usage(info, capacity.READ).add(units, key))

@@ -12,15 +12,15 @@ from typing import Any, Iterator
 
 import orjson
 
-from dynamodbforge import capacity, errors  # issue 9: capacity
+from dynamodbforge import capacity, errors  # capacity
 from dynamodbforge.catalog import TableInfo
 from dynamodbforge.database import Database
 from dynamodbforge.expressions import ExpressionContext
-from dynamodbforge.expressions import legacy  # issue 3: KeyConditions, QueryFilter, ScanFilter, AttributesToGet
+from dynamodbforge.expressions import legacy  # KeyConditions, QueryFilter, ScanFilter, AttributesToGet
 from dynamodbforge.ops.items import key_of, partition_prefix, storage_key
 from dynamodbforge.protocol import attributes
 from dynamodbforge.storage import keycodec
-from dynamodbforge.ttl import state as ttl_state  # issue 8: --ttl-hide-expired
+from dynamodbforge.ttl import state as ttl_state  # --ttl-hide-expired
 
 PAGE_BYTES = 1024 * 1024  # "a maximum of 1 MB of data" per Query/Scan page
 _HASH_SPACE = 1 << 32
@@ -50,21 +50,21 @@ def _page(
     ctx: ExpressionContext,
 ) -> dict[str, Any]:
     """Read rows until Limit items or 1 MB were evaluated; filter, project, count."""
-    filt, proj = _read_options(ctx, req)  # issue 3
+    filt, proj = _read_options(ctx, req)
     limit = req.get("Limit")
     count_only = req.get("Select") == "COUNT"
     items: list[dict[str, Any]] = []
     scanned = 0
     total_size = 0
     last: dict[str, Any] | None = None
-    first_hash: dict[str, Any] | None = None  # issue 9: the partition a Query read
-    hidden = ttl_state.hidden_predicate(db, info)  # issue 8: --ttl-hide-expired
+    first_hash: dict[str, Any] | None = None  # the partition a Query read
+    hidden = ttl_state.hidden_predicate(db, info)  # --ttl-hide-expired
     for _key, raw in rows:
         item = orjson.loads(raw)
-        if hidden is not None and hidden(item):  # issue 8: as if already deleted by TTL
+        if hidden is not None and hidden(item):  # as if already deleted by TTL
             continue
         scanned += 1
-        if first_hash is None:  # issue 9
+        if first_hash is None:
             first_hash = item[info.hash_key.name]
         total_size += attributes.item_size(item)
         if filt is None or filt.evaluate(item):
@@ -79,7 +79,7 @@ def _page(
     out["ScannedCount"] = scanned
     if last is not None:
         out["LastEvaluatedKey"] = last
-    # --- issue 9: capacity (item sizes summed, then rounded up to 4 KB once), Query's partition key
+    # capacity (item sizes summed, then rounded up to 4 KB once), Query's partition key
     usage = capacity.Usage(info, capacity.READ)
     usage.returned = len(items)
     partition = None
@@ -87,11 +87,10 @@ def _page(
         partition = {info.hash_key.name: first_hash}
     usage.add(capacity.read_units(total_size, bool(req.get("ConsistentRead"))), partition)
     return capacity.attach(out, req, usage)
-    # --- end issue 9
 
 
 def _read_options(ctx: ExpressionContext, req: dict[str, Any]) -> tuple[Any, Any]:
-    """issue 3: the filter and projection of a Query/Scan, from expressions or legacy parameters."""
+    """the filter and projection of a Query/Scan, from expressions or legacy parameters."""
     cached = req.get("_compiled_read_options")
     if cached is not None:
         return cached
@@ -112,7 +111,7 @@ def _read_options(ctx: ExpressionContext, req: dict[str, Any]) -> tuple[Any, Any
 
 
 def _key_condition(ctx: ExpressionContext, info: TableInfo, req: dict[str, Any]) -> Any:
-    """issue 3: the KeyCondition of a Query, from KeyConditionExpression or legacy KeyConditions."""
+    """the KeyCondition of a Query, from KeyConditionExpression or legacy KeyConditions."""
     key_types = {info.hash_key.name: info.hash_key.type}
     range_name = info.range_key.name if info.range_key else None
     if info.range_key is not None:
@@ -125,7 +124,7 @@ def _key_condition(ctx: ExpressionContext, info: TableInfo, req: dict[str, Any])
 
 
 def _check_query_start(info: TableInfo, req: dict[str, Any], keyc: Any) -> None:
-    """issue 3: AWS's checks of a Query's ExclusiveStartKey against its key condition."""
+    """AWS's checks of a Query's ExclusiveStartKey against its key condition."""
     esk = req.get("ExclusiveStartKey")
     if esk is None:
         return
@@ -147,7 +146,7 @@ def _check_query_start(info: TableInfo, req: dict[str, Any], keyc: Any) -> None:
 
 
 def _check_query_filter(ctx: ExpressionContext, info: TableInfo, req: dict[str, Any]) -> None:
-    """issue 3: a Query's filter may not test key attributes."""
+    """a Query's filter may not test key attributes."""
     if "FilterExpression" in req:
         heads, what = ctx.condition_heads(req["FilterExpression"]), "Filter Expression"
     elif req.get("QueryFilter"):
@@ -164,14 +163,13 @@ def _check_query_filter(ctx: ExpressionContext, info: TableInfo, req: dict[str, 
 def query(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     ctx = ExpressionContext(req.get("ExpressionAttributeNames"), req.get("ExpressionAttributeValues"))
     info = db.catalog.get(req["TableName"])
-    if "IndexName" in req or req.get("Select") == "ALL_PROJECTED_ATTRIBUTES":  # issue 5: index reads
+    if "IndexName" in req or req.get("Select") == "ALL_PROJECTED_ATTRIBUTES":  # index reads
         return _index_read("query", db, info, req, ctx)
-    # --- issue 3: key condition (expression or legacy), filter and projection, start key
+    # key condition (expression or legacy), filter and projection, start key
     keyc = _key_condition(ctx, info, req)
     _read_options(ctx, req)
     _check_query_start(info, req, keyc)
     _check_query_filter(ctx, info, req)
-    # --- end issue 3
     prefix = partition_prefix(info, keyc.hash_value)
     start, end = prefix, keycodec.prefix_successor(prefix)
     if keyc.range_op is not None:
@@ -230,7 +228,7 @@ def _range_bounds(
 def scan(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     ctx = ExpressionContext(req.get("ExpressionAttributeNames"), req.get("ExpressionAttributeValues"))
     info = db.catalog.get(req["TableName"])
-    if "IndexName" in req or req.get("Select") == "ALL_PROJECTED_ATTRIBUTES":  # issue 5: index reads
+    if "IndexName" in req or req.get("Select") == "ALL_PROJECTED_ATTRIBUTES":  # index reads
         return _index_read("scan", db, info, req, ctx)
     start, end = info.item_prefix, keycodec.prefix_successor(info.item_prefix)
     total = req.get("TotalSegments")
@@ -242,9 +240,9 @@ def scan(db: Database, req: dict[str, Any]) -> dict[str, Any]:
         if hi < _HASH_SPACE:
             end = info.item_prefix + hi.to_bytes(4, "big")
     esk = _start_key(info, req)
-    _read_options(ctx, req)  # issue 3: expression errors before the start-key segment check
+    _read_options(ctx, req)  # expression errors before the start-key segment check
     if esk is not None:
-        if total is not None and not (start <= esk and (end is None or esk < end)):  # issue 3
+        if total is not None and not (start <= esk and (end is None or esk < end)):
             raise errors.validation(
                 "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use ExclusiveStartKey "
                 f"with correct Segment. TotalSegments: {total} Segment: {req['Segment']}"
@@ -254,7 +252,7 @@ def scan(db: Database, req: dict[str, Any]) -> dict[str, Any]:
 
 
 def _index_read(kind: str, db: Database, info: TableInfo, req: dict[str, Any], ctx: ExpressionContext) -> dict[str, Any]:
-    """issue 5: Query/Scan with IndexName (ops/index_query.py)."""
+    """Query/Scan with IndexName (ops/index_query.py)."""
     from dynamodbforge.ops import index_query
 
     index_query.check_select(req)

@@ -5,8 +5,8 @@ from typing import Any, Callable
 
 from dynamodbforge.database import Database
 from dynamodbforge.ops import batch, items, query, tables, transactions, ttl
-from dynamodbforge import insights  # issue 9
-from dynamodbforge.ops import tags  # issue 9
+from dynamodbforge import insights
+from dynamodbforge.ops import tags
 
 Operation = Callable[[Database, dict[str, Any]], "dict[str, Any] | bytes"]
 
@@ -27,9 +27,9 @@ OPERATIONS: dict[str, Operation] = {
     "BatchWriteItem": batch.batch_write_item,
     "TransactWriteItems": transactions.transact_write_items,
     "TransactGetItems": transactions.transact_get_items,
-    "UpdateTimeToLive": ttl.update_time_to_live,  # issue 8
-    "DescribeTimeToLive": ttl.describe_time_to_live,  # issue 8
-    # --- issue 9: tags, limits, contributor insights
+    "UpdateTimeToLive": ttl.update_time_to_live,
+    "DescribeTimeToLive": ttl.describe_time_to_live,
+    # tags, limits, contributor insights
     "TagResource": tags.tag_resource,
     "UntagResource": tags.untag_resource,
     "ListTagsOfResource": tags.list_tags_of_resource,
@@ -37,16 +37,14 @@ OPERATIONS: dict[str, Operation] = {
     "UpdateContributorInsights": insights.update_contributor_insights,
     "DescribeContributorInsights": insights.describe_contributor_insights,
     "ListContributorInsights": insights.list_contributor_insights,
-    # --- end issue 9
 }
 
-# --- issue 10 (backups, PITR, export/import): operations and their request shapes
+# operations and their request shapes
 from dynamodbforge.backups import api as _backups_api  # noqa: E402
 from dynamodbforge.protocol import validate as _validate  # noqa: E402
 
 OPERATIONS.update(_backups_api.OPERATIONS)
 _validate.OPERATIONS.update(_backups_api.SHAPES)
-# --- end issue 10
 
 # DynamoDB operations that exist in AWS's API but are not built yet: they answer a
 # clear not-implemented error instead of UnknownOperationException.

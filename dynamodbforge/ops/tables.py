@@ -13,10 +13,10 @@ from typing import Any
 from dynamodbforge import errors
 from dynamodbforge.catalog import Catalog, TableInfo
 from dynamodbforge.database import Database
-from dynamodbforge.streams import metadata as streams_metadata  # issue 7
-from dynamodbforge.ops import billing as billing_ops, tags as tags_ops  # issue 9
-from dynamodbforge import indexes  # issue 5: secondary indexes
-from dynamodbforge.ops import backfill  # issue 5: online GSI creation / deletion
+from dynamodbforge.streams import metadata as streams_metadata
+from dynamodbforge.ops import billing as billing_ops, tags as tags_ops
+from dynamodbforge import indexes  # secondary indexes
+from dynamodbforge.ops import backfill  # online GSI creation / deletion
 
 
 def _describe(db: Database, info: TableInfo, status: str = "ACTIVE") -> dict[str, Any]:
@@ -25,7 +25,7 @@ def _describe(db: Database, info: TableInfo, status: str = "ACTIVE") -> dict[str
     desc["TableStatus"] = status
     desc["ItemCount"] = count
     desc["TableSizeBytes"] = size
-    indexes.describe(db, info, desc, status)  # issue 5: IndexStatus, IndexSizeBytes, ItemCount, IndexArn
+    indexes.describe(db, info, desc, status)  # IndexStatus, IndexSizeBytes, ItemCount, IndexArn
     return _ordered(desc)
 
 
@@ -76,16 +76,16 @@ def create_table(db: Database, req: dict[str, Any]) -> dict[str, Any]:
         desc["BillingModeSummary"] = {"BillingMode": "PROVISIONED"}
     if "TableClass" in req:
         desc["TableClassSummary"] = {"TableClass": req["TableClass"]}
-    billing_ops.on_create_table(req, desc)  # issue 9: OnDemandThroughput (Tags: ops/tags.py rows)
-    stream_view = streams_metadata.validate_for_create(req.get("StreamSpecification"))  # issue 7
-    indexes.on_create_table(db, req, desc)  # issue 5: LocalSecondaryIndexes / GlobalSecondaryIndexes
+    billing_ops.on_create_table(req, desc)  # OnDemandThroughput (Tags: ops/tags.py rows)
+    stream_view = streams_metadata.validate_for_create(req.get("StreamSpecification"))
+    indexes.on_create_table(db, req, desc)  # LocalSecondaryIndexes / GlobalSecondaryIndexes
     with db.engine.write() as batch:
         if db.catalog.find(name, batch) is not None:
             raise errors.resource_in_use(f"Table already exists: {name}")
-        streams_metadata.on_create_table(db, batch, desc, stream_view)  # issue 7: a new stream
+        streams_metadata.on_create_table(db, batch, desc, stream_view)  # a new stream
         info = TableInfo.from_description(Catalog.allocate_uid(batch), desc)
         Catalog.save(batch, info)
-        tags_ops.store_for_create(batch, info.uid, req.get("Tags"))  # issue 9
+        tags_ops.store_for_create(batch, info.uid, req.get("Tags"))
     return {"TableDescription": _public(_describe(db, info, "CREATING"))}
 
 
@@ -103,7 +103,7 @@ def _table_or_not_found(db: Database, name: str) -> TableInfo:
 
 def describe_table(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     info = _table_or_not_found(db, req["TableName"])
-    status = "CREATING" if info.description.get("_Loading") else "ACTIVE"  # issue 10: restore/import running
+    status = "CREATING" if info.description.get("_Loading") else "ACTIVE"  # restore/import running
     return {"Table": _public(_describe(db, info, status))}
 
 
@@ -129,9 +129,9 @@ def delete_table(db: Database, req: dict[str, Any]) -> dict[str, Any]:
                 "Disable deletion protection first."
             )
         desc = _describe(db, info, "DELETING")
-        streams_metadata.on_delete_table(db, batch, info.description)  # issue 7: its stream is disabled
+        streams_metadata.on_delete_table(db, batch, info.description)  # its stream is disabled
         Catalog.drop(batch, info)
-        tags_ops.drop(batch, info.uid)  # issue 9
+        tags_ops.drop(batch, info.uid)
     return {"TableDescription": _public(desc)}
 
 
@@ -154,7 +154,7 @@ def update_table(db: Database, req: dict[str, Any]) -> dict[str, Any]:
                     "WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST"
                 )
             if current_billing != "PAY_PER_REQUEST":
-                billing_ops.on_switch_to_on_demand(desc, now)  # issue 9: at most 4 a day
+                billing_ops.on_switch_to_on_demand(desc, now)  # at most 4 a day
                 desc["BillingModeSummary"] = {
                     "BillingMode": "PAY_PER_REQUEST", "LastUpdateToPayPerRequestDateTime": now
                 }
@@ -192,11 +192,11 @@ def update_table(db: Database, req: dict[str, Any]) -> dict[str, Any]:
                 new["ReadCapacityUnits"], new["WriteCapacityUnits"] = rcu, wcu
                 desc["ProvisionedThroughput"] = _ordered_throughput(new)
                 status = "UPDATING"
-        billing_ops.on_update_table(req, desc)  # issue 9: OnDemandThroughput
-        if "StreamSpecification" in req:  # issue 7: enabling creates a new stream, disabling closes it
+        billing_ops.on_update_table(req, desc)  # OnDemandThroughput
+        if "StreamSpecification" in req:  # enabling creates a new stream, disabling closes it
             if streams_metadata.on_update_table(db, batch, desc, req["StreamSpecification"]):
                 status = "UPDATING"
-        if backfill.on_update_table(db, batch, info, desc, req):  # issue 5: GlobalSecondaryIndexUpdates
+        if backfill.on_update_table(db, batch, info, desc, req):  # GlobalSecondaryIndexUpdates
             status = "UPDATING"
         if "DeletionProtectionEnabled" in req:
             desc["DeletionProtectionEnabled"] = bool(req["DeletionProtectionEnabled"])

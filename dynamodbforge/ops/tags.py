@@ -1,4 +1,4 @@
-"""TagResource, UntagResource, ListTagsOfResource (issue 9) and DescribeLimits.
+"""TagResource, UntagResource, ListTagsOfResource and DescribeLimits.
 
 A table's tags live in their own engine row, ``TAGS_PREFIX + uid``: a JSON object of
 key -> value in the order keys were first set.  Keyed by the table's internal uid, so

@@ -15,13 +15,13 @@ from typing import Any
 
 import orjson
 
-from dynamodbforge import capacity as cap  # issue 9: capacity
+from dynamodbforge import capacity as cap  # capacity
 from dynamodbforge import errors, indexes
 from dynamodbforge.database import Database
 from dynamodbforge.expressions import ExpressionContext
 from dynamodbforge.ops import items
 from dynamodbforge.protocol import attributes
-from dynamodbforge.ttl import state as ttl_state  # issue 8: --ttl-hide-expired
+from dynamodbforge.ttl import state as ttl_state  # --ttl-hide-expired
 
 MAX_ACTIONS = 100  # "Member must have length less than or equal to 100"
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # transactions carry at most 4 MB of items
@@ -75,7 +75,7 @@ def transact_write_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     token = req.get("ClientRequestToken")
     digest = _request_digest(req) if token else ""
     txid = str(uuid.uuid4())
-    usages: dict[str, cap.Usage] = {}  # issue 9
+    usages: dict[str, cap.Usage] = {}
     with db.engine.write() as batch:
         if token:
             previous = batch.get(TOKEN_PREFIX + token.encode())
@@ -117,7 +117,7 @@ def transact_write_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
             if action.kind != "ConditionCheck":
                 items.write_in_batch(db, batch, action.info, action.key, lambda _o, _n=new: _n, transaction_id=txid)
             units = cap.TRANSACTION_FACTOR * action.units(old, new)  # transactional writes cost twice
-            usage = usages.get(action.info.name) or usages.setdefault(  # issue 9
+            usage = usages.get(action.info.name) or usages.setdefault(
                 action.info.name, cap.Usage(action.info, cap.WRITE, transactional=True))
             usage.add(units, action.key)
         response: dict[str, Any] = {}
@@ -125,7 +125,7 @@ def transact_write_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
             db, req, [(a.info, a.key) for a in actions if a.kind != "ConditionCheck"])
         if collections is not None:
             response["ItemCollectionMetrics"] = collections
-        consumed = cap.report_many(req, list(usages.values()))  # issue 9
+        consumed = cap.report_many(req, list(usages.values()))
         if consumed is not None:
             response["ConsumedCapacity"] = consumed
         if token:
@@ -145,7 +145,7 @@ def transact_get_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
         ctx.check_unused()
         plans.append((spec, proj))
     responses: list[dict[str, Any]] = []
-    usages: dict[str, cap.Usage] = {}  # issue 9
+    usages: dict[str, cap.Usage] = {}
     with db.engine.read() as reader:
         seen: set[bytes] = set()
         keyed = []
@@ -156,20 +156,20 @@ def transact_get_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
             if skey in seen:
                 raise errors.validation("Transaction request cannot include multiple operations on one item")
             seen.add(skey)
-            keyed.append((info, skey, proj, spec["Key"]))  # issue 9: the key, for capacity
+            keyed.append((info, skey, proj, spec["Key"]))  # the key, for capacity
         for info, skey, proj, spec_key in keyed:
             raw = reader.get(skey)
             item = orjson.loads(raw) if raw is not None else None
-            hidden = ttl_state.hidden_predicate(db, info, reader)  # issue 8: --ttl-hide-expired
+            hidden = ttl_state.hidden_predicate(db, info, reader)  # --ttl-hide-expired
             if hidden is not None and item is not None and hidden(item):
                 item = None
             size = attributes.item_size(item) if item is not None else 0
-            usage = usages.get(info.name) or usages.setdefault(  # issue 9
+            usage = usages.get(info.name) or usages.setdefault(
                 info.name, cap.Usage(info, cap.READ, transactional=True))
             usage.add(cap.TRANSACTION_FACTOR * cap.read_units(size, True), spec_key)
             responses.append({"Item": proj.apply(item) if proj is not None else item} if item is not None else {})
     out: dict[str, Any] = {"Responses": responses}
-    consumed = cap.report_many(req, list(usages.values()))  # issue 9
+    consumed = cap.report_many(req, list(usages.values()))
     if consumed is not None:
         out["ConsumedCapacity"] = consumed
     return out

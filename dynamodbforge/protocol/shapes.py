@@ -54,7 +54,7 @@ def _inner(value: Any, java: str = "Structure") -> str:
         return value
     if type(value) is list:
         return "[" + ", ".join(_inner(v, java) for v in value) + "]"
-    if type(value) is dict and java == "Map":  # issue 3: a Java Map prints as {k=v, ...}
+    if type(value) is dict and java == "Map":  # a Java Map prints as {k=v, ...}
         return "{" + ", ".join(f"{k}={_inner(v)}" for k, v in value.items()) + "}"
     if type(value) is dict:
         # A structure prints as Java's default Object.toString() (class@hash) in
@@ -191,7 +191,7 @@ class MapOf(Shape):
         self.min_len = min_len
         self.max_len = max_len
         self.key_checks = key_checks  # ((constraint text, predicate on key), ...)
-        self.value_checks = value_checks  # issue 3: ((constraint text, predicate on value), ...)
+        self.value_checks = value_checks  # ((constraint text, predicate on value), ...)
 
     def walk(self, value: Any, path: str, ctx: Ctx, in_container: bool) -> None:
         if type(value) is not dict:
@@ -207,7 +207,7 @@ class MapOf(Shape):
                     texts = ", ".join(text for text, _ in self.key_checks)
                     ctx.fail(path, value, f"Map keys must satisfy constraint: [{texts}]")
                     break
-        if self.value_checks:  # issue 3
+        if self.value_checks:
             for item in value.values():
                 if item is not None and not all(pred(item) for _, pred in self.value_checks):
                     texts = ", ".join(text for text, _ in self.value_checks)

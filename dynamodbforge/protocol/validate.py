@@ -132,7 +132,7 @@ def check_expression_params(data: dict[str, Any], expressions: tuple[str, ...],
                             non_expressions: tuple[str, ...]) -> None:
     used = [e for e in expressions if e in data]
     if used:
-        if "KeyConditionExpression" not in data:  # issue 3: KeyConditions may go with the other expressions
+        if "KeyConditionExpression" not in data:  # KeyConditions may go with the other expressions
             non_expressions = tuple(n for n in non_expressions if n != "KeyConditions")
         non = [n for n in non_expressions if n in data]
         if non:
@@ -241,7 +241,7 @@ def check_expected(data: dict[str, Any], ctx: Ctx) -> None:
                 raise_av(ctx, cond["Value"])
 
 
-# --- issue 3: legacy Condition maps (KeyConditions, QueryFilter, ScanFilter) -----------------
+# legacy Condition maps (KeyConditions, QueryFilter, ScanFilter) -----------------
 
 _CONDITION_TYPES = {
     "EQ": ("S", "N", "B", "SS", "NS", "BS"), "NE": ("S", "N", "B", "SS", "NS", "BS"),
@@ -730,7 +730,7 @@ UPDATE_ITEM = Struct("UpdateItemInput", {
 def _read_many(data: dict[str, Any], ctx: Ctx, expressions: tuple[str, ...], non: tuple[str, ...],
                filter_param: str) -> None:
     check_expression_params(data, expressions, non)
-    check_conditions(data.get(filter_param), ctx)  # issue 3
+    check_conditions(data.get(filter_param), ctx)
     names = data.get("AttributesToGet")
     if names:
         _no_duplicate_names(names)
@@ -738,7 +738,7 @@ def _read_many(data: dict[str, Any], ctx: Ctx, expressions: tuple[str, ...], non
     found = av_error(ctx, esk)
     if found is not None:
         raise errors.validation(f"The provided starting key is invalid: {found[1]}")
-    if filter_param == "QueryFilter":  # issue 3: Query's own rules, in AWS's order
+    if filter_param == "QueryFilter":  # Query's own rules, in AWS's order
         if "KeyConditions" not in data and "KeyConditionExpression" not in data:
             raise errors.validation(
                 "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request."
@@ -842,7 +842,7 @@ BATCH_GET = Struct("BatchGetItemInput", {
 
 
 def _batch_get(data: dict[str, Any], ctx: Ctx) -> None:
-    import orjson  # issue 3: duplicate keys are found before the table is looked up, as AWS does
+    import orjson  # duplicate keys are found before the table is looked up, as AWS does
 
     total = 0
     for spec in data["RequestItems"].values():
@@ -868,7 +868,7 @@ BATCH_WRITE = Struct("BatchWriteItemInput", {
         "PutRequest": Struct("PutRequest", {"Item": AttrMap(True)}),
         "DeleteRequest": Struct("DeleteRequest", {"Key": AttrMap(True)}),
     })), "java.util.List<" + _PKG + "WriteRequest>", True, min_len=1, max_len=25,
-        key_checks=_table_key_checks(), value_checks=(  # issue 3: AWS reports the list length on the map
+        key_checks=_table_key_checks(), value_checks=(  # AWS reports the list length on the map
             ("Member must have length less than or equal to 25", lambda v: type(v) is not list or len(v) <= 25),
             ("Member must have length greater than or equal to 1", lambda v: type(v) is not list or len(v) >= 1),
         )),
@@ -983,7 +983,7 @@ UPDATE_TTL = Struct("UpdateTimeToLiveInput", {
 DESCRIBE_TTL = Struct("DescribeTimeToLiveInput", {"TableName": table_name()})
 
 
-# --- issue 9: tags, limits, contributor insights --------------------------------------------
+# tags, limits, contributor insights --------------------------------------------
 
 _ARN = Str(True, min_len=1, max_len=1283)
 TAG_RESOURCE = Struct("TagResourceInput", {"ResourceArn": _ARN, "Tags": ListOf(TAGS.member, True)})
@@ -1007,7 +1007,6 @@ LIST_INSIGHTS = Struct("ListContributorInsightsInput", {
     "NextToken": Str(),
     "MaxResults": Num(java="Integer", maximum=100),
 })
-# --- end issue 9
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -1029,13 +1028,13 @@ OPERATIONS: dict[str, Operation] = {
     "TransactGetItems": Operation(TRANSACT_GET, _transact_get),
     "UpdateTimeToLive": Operation(UPDATE_TTL),
     "DescribeTimeToLive": Operation(DESCRIBE_TTL),
-    "TagResource": Operation(TAG_RESOURCE),  # issue 9
-    "UntagResource": Operation(UNTAG_RESOURCE),  # issue 9
-    "ListTagsOfResource": Operation(LIST_TAGS),  # issue 9
-    "DescribeLimits": Operation(Struct("DescribeLimitsInput", {})),  # issue 9
-    "UpdateContributorInsights": Operation(UPDATE_INSIGHTS),  # issue 9
-    "DescribeContributorInsights": Operation(DESCRIBE_INSIGHTS),  # issue 9
-    "ListContributorInsights": Operation(LIST_INSIGHTS),  # issue 9
+    "TagResource": Operation(TAG_RESOURCE),
+    "UntagResource": Operation(UNTAG_RESOURCE),
+    "ListTagsOfResource": Operation(LIST_TAGS),
+    "DescribeLimits": Operation(Struct("DescribeLimitsInput", {})),
+    "UpdateContributorInsights": Operation(UPDATE_INSIGHTS),
+    "DescribeContributorInsights": Operation(DESCRIBE_INSIGHTS),
+    "ListContributorInsights": Operation(LIST_INSIGHTS),
 }
 
 

@@ -19,14 +19,14 @@ import httptools
 
 from dynamodbforge import errors
 from dynamodbforge.service import Service
-from dynamodbforge.streams import lambda_api  # issue 7
-from dynamodbforge.metrics import REGISTRY  # issue 9: GET /metrics
+from dynamodbforge.streams import lambda_api
+from dynamodbforge.metrics import REGISTRY  # GET /metrics
 
 log = logging.getLogger("dynamodbforge.http")
 
 MAX_BODY_BYTES = 16 * 1024 * 1024  # DynamoDB refuses request bodies over 16 MB with 413
 
-_REASONS = {200: b"OK", 202: b"Accepted", 400: b"Bad Request", 404: b"Not Found", 409: b"Conflict",  # 202/409: issue 7
+_REASONS = {200: b"OK", 202: b"Accepted", 400: b"Bad Request", 404: b"Not Found", 409: b"Conflict",  # 202/409: Lambda event source mappings
             413: b"Request Entity Too Large",
             500: b"Internal Server Error"}
 
@@ -64,7 +64,7 @@ class HttpProtocol(asyncio.Protocol):
         self._auth = auth
         self._health = health
         self._transport: asyncio.Transport | None = None
-        self._peer: tuple[str | None, bool] = (None, False)  # issue 11: (client ip, TLS) for IAM conditions
+        self._peer: tuple[str | None, bool] = (None, False)  # (client ip, TLS) for IAM conditions
         self._parser = httptools.HttpRequestParser(self)
         self._reset()
 
@@ -78,10 +78,9 @@ class HttpProtocol(asyncio.Protocol):
     # -- asyncio.Protocol --------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
-        # --- issue 11 (auth): remember the client address and whether the connection is TLS
+        # remember the client address and whether the connection is TLS
         peername = transport.get_extra_info("peername")
         self._peer = (peername[0] if peername else None, transport.get_extra_info("sslcontext") is not None)
-        # --- end issue 11
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -127,15 +126,14 @@ class HttpProtocol(asyncio.Protocol):
             status, body = errors.request_too_large().to_wire()
             self._send(status, body, b"application/x-amz-json-1.0", keep_alive=False)
             return
-        # --- issue 7 (triggers): Lambda's REST routes for event source mappings (boto3 "lambda" client)
+        # Lambda's REST routes for event source mappings (boto3 "lambda" client)
         if self._url.startswith(lambda_api.ROUTE):
             self._lambda_route(method, headers, keep_alive)
             return
-        # --- end issue 7
-        if method == b"GET" and self._url.startswith(b"/metrics"):  # issue 9: Prometheus scrape
+        if method == b"GET" and self._url.startswith(b"/metrics"):  # Prometheus scrape
             self._send_raw(200, REGISTRY.render().encode(), b"text/plain; version=0.0.4; charset=utf-8", keep_alive)
             return
-        if method == b"GET" and self._url.startswith(INSIGHTS_ROUTE):  # issue 9: `ddbforge insights`
+        if method == b"GET" and self._url.startswith(INSIGHTS_ROUTE):  # `ddbforge insights`
             status, out = _insights(self._service, self._url)
             self._send_raw(status, out, b"application/json", keep_alive)
             return
@@ -152,7 +150,7 @@ class HttpProtocol(asyncio.Protocol):
         content_type = headers.get(b"content-type", b"application/x-amz-json-1.0")
         response_type = b"application/x-amz-json-1.1" if content_type.endswith(b"1.1") else (
             b"application/x-amz-json-1.0")
-        raw_body = body  # issue 11: SigV4's payload hash covers the body as sent (before gunzip)
+        raw_body = body  # SigV4's payload hash covers the body as sent (before gunzip)
         if headers.get(b"content-encoding", b"").strip().lower() == b"gzip":
             try:
                 body = _gunzip(body)
@@ -165,7 +163,7 @@ class HttpProtocol(asyncio.Protocol):
                 status, out = errors.internal_server_error().to_wire()
                 self._send(status, out, response_type, keep_alive)
                 return
-        # --- issue 11 (auth): authenticate returns the caller to authorize, or None (AcceptAll)
+        # authenticate returns the caller to authorize, or None (AcceptAll)
         try:
             caller = self._auth.authenticate(method, self._url, headers, raw_body, self._peer)
         except errors.DynamoDBError as exc:
@@ -178,11 +176,10 @@ class HttpProtocol(asyncio.Protocol):
             status, out = self._service.handle(target_name, body)
         else:
             status, out = self._service.handle(target_name, body, principal=caller)
-        # --- end issue 11
         gzip_out = b"gzip" in headers.get(b"accept-encoding", b"")
         self._send(status, out, response_type, keep_alive, gzip_out)
 
-    def _lambda_route(self, method: bytes, headers: dict[bytes, bytes], keep_alive: bool) -> None:  # issue 7
+    def _lambda_route(self, method: bytes, headers: dict[bytes, bytes], keep_alive: bool) -> None:
         body = b"".join(self._body)
         try:  # authenticated like every request (with --auth a DynamoDB-scoped signature is required)
             self._auth.authenticate(method, self._url, headers, body, self._peer)
@@ -280,10 +277,10 @@ def _render_failure(status: int, body: bytes) -> bytes:
     ))
 
 
-INSIGHTS_ROUTE = b"/_ddbforge/insights"  # issue 9
+INSIGHTS_ROUTE = b"/_ddbforge/insights"
 
 
-def _insights(service: Service, url: bytes) -> tuple[int, bytes]:  # issue 9
+def _insights(service: Service, url: bytes) -> tuple[int, bytes]:
     """``GET /_ddbforge/insights?table=T&top=N&window=S``: this worker's top keys of T."""
     import orjson
     from urllib.parse import parse_qs, urlsplit
@@ -318,7 +315,7 @@ def _gunzip(data: bytes) -> bytes:
 
 async def serve(service: Service, host: str, port: int, *, auth: Any, reuse_port: bool = False,
                 ready: "asyncio.Future[None] | None" = None, sock: Any = None, ssl: Any = None) -> None:
-    # issue 11: ``ssl`` (an ssl.SSLContext, or None) serves HTTPS (--tls-cert/--tls-key)
+    # ``ssl`` (an ssl.SSLContext, or None) serves HTTPS (--tls-cert/--tls-key)
     loop = asyncio.get_running_loop()
     health = f"healthy: {host}:{port} ".encode()
     engine = service.db.engine

@@ -48,11 +48,9 @@ class WriteBatch(Reader, Protocol):
 
     def log_change(self, record: ChangeRecord) -> None: ...
 
-    # --- issue 7 (streams)
     def last_sequence(self) -> int:
         """Highest change sequence assigned so far, as this batch sees it (0: none)."""
         ...
-    # --- end issue 7
 
 
 class Engine(Protocol):
@@ -72,7 +70,7 @@ class Engine(Protocol):
 
     def trim_changes(self, before_timestamp: float) -> int: ...
 
-    # --- issue 7 (streams): per-table reads of the change log
+    # per-table reads of the change log
     def table_changes(
         self, table: str, after_sequence: int, limit: int, up_to: int | None = None
     ) -> list[ChangeRecord]:
@@ -86,6 +84,5 @@ class Engine(Protocol):
     def trim_horizon(self, table: str) -> int:
         """Highest sequence of ``table``'s changes removed by trim_changes (0: nothing trimmed)."""
         ...
-    # --- end issue 7
 
     def close(self) -> None: ...

@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS changelog (
     txid TEXT,
     identity TEXT
 );
--- issue 7 (streams): per-table reads of the change log, and what trimming removed
+-- per-table reads of the change log, and what trimming removed
 CREATE INDEX IF NOT EXISTS changelog_tbl_seq ON changelog (tbl, seq);
 CREATE TABLE IF NOT EXISTS changelog_horizon (tbl TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 """
@@ -87,11 +87,11 @@ class _Batch:
             ),
         )
 
-    def last_sequence(self) -> int:  # issue 7
+    def last_sequence(self) -> int:
         return _last_sequence(self._cur.connection)
 
 
-def _last_sequence(conn: sqlite3.Connection) -> int:  # issue 7: sqlite_sequence survives trimming
+def _last_sequence(conn: sqlite3.Connection) -> int:  # sqlite_sequence survives trimming
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changelog'").fetchone()
     return int(row[0]) if row else 0
 
@@ -311,7 +311,7 @@ class SQLiteEngine:
 
     def trim_changes(self, before_timestamp: float) -> int:
         with self.write() as _:
-            # issue 7: remember, per table, the highest sequence trimming removed (TrimmedDataAccess)
+            # remember, per table, the highest sequence trimming removed (TrimmedDataAccess)
             self._conn.execute(
                 "INSERT OR REPLACE INTO changelog_horizon (tbl, seq) SELECT c.tbl, max(c.seq) FROM changelog c"
                 " WHERE c.ts < ? GROUP BY c.tbl HAVING max(c.seq) > coalesce("
@@ -321,7 +321,7 @@ class SQLiteEngine:
             cur = self._conn.execute("DELETE FROM changelog WHERE ts < ?", (before_timestamp,))
             return cur.rowcount
 
-    # --- issue 7 (streams) ----------------------------------------------------
+    # ----------------------------------------------------
     def table_changes(
         self, table: str, after_sequence: int, limit: int, up_to: int | None = None
     ) -> list[ChangeRecord]:
@@ -349,7 +349,6 @@ class SQLiteEngine:
     def trim_horizon(self, table: str) -> int:
         row = self._conn.execute("SELECT seq FROM changelog_horizon WHERE tbl = ?", (table,)).fetchone()
         return int(row[0]) if row else 0
-    # --- end issue 7
 
     # -- background checkpoints ------------------------------------------------------
     def start_checkpointer(self, interval: float = 0.1) -> None:

@@ -1,4 +1,4 @@
-"""DynamoDB Streams and stream-driven triggers (issue 7).
+"""DynamoDB Streams and stream-driven triggers.
 
 * ``metadata``  – streams of a table (StreamSpecification), persisted in the engine's kv space
 * ``records``   – change-log rows -> DynamoDB Streams records
