@@ -27,9 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--workers", type=int, default=1, help="worker processes sharing the data directory")
     serve.add_argument(
-        "--sync", default="normal", choices=["normal", "full"],
-        help="normal: commits survive a crash of the server process (kill -9); "
-        "full: also survive power loss (fsync every commit, slower)",
+        "--sync", default="normal", choices=["off", "normal", "full"],
+        help="normal: commits survive a crash of the server process (kill -9) and the database "
+        "survives power loss intact (recent commits may be lost); full: commits also survive "
+        "power loss (fsync every commit, slower); off: never fsync (fastest; survives kill -9, "
+        "but a power loss or OS crash may corrupt the database)",
     )
     # authentication, fine-grained access control and TLS
     serve.add_argument("--auth", metavar="FILE", default=None,

@@ -137,6 +137,7 @@ class SQLiteEngine:
 
     def __init__(self, path: str | None, *, synchronous: str = "NORMAL") -> None:
         self.path = path
+        self._synchronous = synchronous
         if path is not None:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         self._conn = sqlite3.connect(
@@ -373,6 +374,7 @@ class SQLiteEngine:
         def run() -> None:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout=2000")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")  # checkpoints sync as commits do
             try:
                 while not stop.wait(interval):
                     try:
