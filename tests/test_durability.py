@@ -1,12 +1,15 @@
 """Acknowledged writes survive kill -9; tables and items survive restarts."""
 from __future__ import annotations
 
+import pytest
+
 from conftest import create_table, make_client
 from server_process import ServerProcess
 
 
-def test_acknowledged_writes_survive_kill_9(tmp_path):
-    server = ServerProcess(str(tmp_path)).start()
+@pytest.mark.parametrize("sync", ["normal", "off", "full"])
+def test_acknowledged_writes_survive_kill_9(tmp_path, sync):
+    server = ServerProcess(str(tmp_path), "--sync", sync).start()
     try:
         client = make_client(server.endpoint)
         create_table(client, "durable", range_key=("sk", "N"))
@@ -16,7 +19,7 @@ def test_acknowledged_writes_survive_kill_9(tmp_path):
                            UpdateExpression="SET v = :x", ExpressionAttributeValues={":x": {"S": "changed"}})
         client.delete_item(TableName="durable", Key={"pk": {"S": "p"}, "sk": {"N": "8"}})
         server.kill9()
-        server = ServerProcess(str(tmp_path), port=server.port).start()
+        server = ServerProcess(str(tmp_path), "--sync", sync, port=server.port).start()
         client = make_client(server.endpoint)
         table = client.describe_table(TableName="durable")["Table"]
         assert table["ItemCount"] == 199
