@@ -343,19 +343,28 @@ def _key_names(schema: list[dict[str, Any]]) -> list[str]:
     return [e.get("AttributeName") for e in schema]
 
 
-def _check_index_key_schema(schema: list[dict[str, Any]], defined: list[str]) -> None:
-    keys = _key_names(schema)
-    if any(k not in defined for k in keys):
-        raise errors.validation(
-            f"{INVALID}Some index key attributes are not defined in AttributeDefinitions. "
-            f"Keys: [{', '.join(keys)}], AttributeDefinitions: [{', '.join(defined)}]"
-        )
+def _undefined_keys(keys: list[str], defined: list[str]) -> errors.DynamoDBError:
+    return errors.validation(
+        f"{INVALID}Some index key attributes are not defined in AttributeDefinitions. "
+        f"Keys: [{', '.join(keys)}], AttributeDefinitions: [{', '.join(defined)}]"
+    )
+
+
+def _check_key_types(schema: list[dict[str, Any]], keys: list[str]) -> None:
+    """AWS's KeySchema shape rules, in AWS's order, shared by tables and indexes."""
     if len(keys) == 2 and keys[0] == keys[1]:
         raise errors.validation("Both the Hash Key and the Range Key element in the KeySchema have the same name")
     if schema[0].get("KeyType") != "HASH":
         raise errors.validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type")
     if len(schema) == 2 and schema[1].get("KeyType") != "RANGE":
         raise errors.validation("Invalid KeySchema: The second KeySchemaElement is not a RANGE key type")
+
+
+def _check_index_key_schema(schema: list[dict[str, Any]], defined: list[str]) -> None:
+    keys = _key_names(schema)
+    if any(k not in defined for k in keys):
+        raise _undefined_keys(keys, defined)
+    _check_key_types(schema, keys)
 
 
 def _check_projection(projection: dict[str, Any]) -> None:
@@ -392,16 +401,8 @@ def _create_table(data: dict[str, Any], ctx: Ctx) -> None:
         if any(k not in defined for k in keys) or (keys[0] == keys[1] and len(defined) == 1):
             raise errors.validation("Invalid KeySchema: Some index key attribute have no definition")
     elif keys[0] not in defined:
-        raise errors.validation(
-            f"{INVALID}Some index key attributes are not defined in AttributeDefinitions. "
-            f"Keys: [{', '.join(keys)}], AttributeDefinitions: [{', '.join(defined)}]"
-        )
-    if len(keys) == 2 and keys[0] == keys[1]:
-        raise errors.validation("Both the Hash Key and the Range Key element in the KeySchema have the same name")
-    if schema[0].get("KeyType") != "HASH":
-        raise errors.validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type")
-    if len(schema) == 2 and schema[1].get("KeyType") != "RANGE":
-        raise errors.validation("Invalid KeySchema: The second KeySchemaElement is not a RANGE key type")
+        raise _undefined_keys(keys, defined)
+    _check_key_types(schema, keys)
 
     lsis = data.get("LocalSecondaryIndexes")
     gsis = data.get("GlobalSecondaryIndexes")
