@@ -239,3 +239,25 @@ def test_change_log_has_one_entry_per_item_with_one_transaction_marker(tmp_path)
     markers = [txid for _, txid in rows]
     assert markers[:2] == [None, None]
     assert markers[2] is not None and markers[2:] == [markers[2]] * 3
+
+
+def test_transaction_across_tables(dynamodb, hash_table, range_table):
+    resp = dynamodb.transact_write_items(TransactItems=[
+        _put(hash_table, "cross-a", v={"N": "1"}),
+        {"Put": {"TableName": range_table, "Item": {"pk": {"S": "cross-b"}, "sk": {"N": "7"}}}},
+    ], ReturnConsumedCapacity="TOTAL")
+    assert sorted(c["TableName"] for c in resp["ConsumedCapacity"]) == sorted([hash_table, range_table])
+    got = dynamodb.transact_get_items(TransactItems=[
+        {"Get": {"TableName": hash_table, "Key": {"pk": {"S": "cross-a"}}}},
+        {"Get": {"TableName": range_table, "Key": {"pk": {"S": "cross-b"}, "sk": {"N": "7"}}}},
+    ])["Responses"]
+    assert got == [{"Item": {"pk": {"S": "cross-a"}, "v": {"N": "1"}}},
+                   {"Item": {"pk": {"S": "cross-b"}, "sk": {"N": "7"}}}]
+    with pytest.raises(ClientError) as exc:  # a failed condition in one table undoes the other's write
+        dynamodb.transact_write_items(TransactItems=[
+            _put(hash_table, "cross-c"),
+            {"ConditionCheck": {"TableName": range_table, "Key": {"pk": {"S": "cross-b"}, "sk": {"N": "7"}},
+                                "ConditionExpression": "attribute_not_exists(pk)"}},
+        ])
+    assert error_of(exc)[0] == "TransactionCanceledException"
+    assert "Item" not in dynamodb.get_item(TableName=hash_table, Key={"pk": {"S": "cross-c"}})

@@ -373,7 +373,10 @@ class SQLiteEngine:
 
         def run() -> None:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout=2000")
+            # A RESTART holds new writers back while it waits for readers to leave the WAL:
+            # never let that wait exceed a few milliseconds (measured: with 2 s, PutItem p99
+            # at 1,000,000 items reached 0.8 s); a busy round simply retries later.
+            conn.execute("PRAGMA busy_timeout=5")
             conn.execute(f"PRAGMA synchronous={self._synchronous}")  # checkpoints sync as commits do
             try:
                 while not stop.wait(interval):
