@@ -13,6 +13,7 @@ import uuid
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.config import Config
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -95,3 +96,23 @@ def error_of(excinfo) -> tuple[str, str]:
     """(code, message) of a botocore ClientError."""
     err = excinfo.value.response["Error"]
     return err["Code"], err.get("Message", "")
+
+
+# -- small helpers shared by the legacy-parameter and batch tests ------------------------
+
+INVALID = "One or more parameter values were invalid: "
+
+
+def S(v):
+    return {"S": v}
+
+
+def N(v):
+    return {"N": str(v)}
+
+
+def expect_error(fn, message, code="ValidationException", **kw):
+    """Call ``fn(**kw)`` and assert it fails with exactly this code and message."""
+    with pytest.raises(ClientError) as info:
+        fn(**kw)
+    assert error_of(info) == (code, message)

@@ -4,23 +4,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import create_table, error_of, unique_name
-
-INVALID = "One or more parameter values were invalid: "
-
-
-def S(v):
-    return {"S": v}
-
-
-def N(v):
-    return {"N": str(v)}
-
-
-def expect_error(fn, message, code="ValidationException", **kw):
-    with pytest.raises(ClientError) as info:
-        fn(**kw)
-    assert error_of(info) == (code, message)
+from conftest import INVALID, N, S, create_table, error_of, expect_error, unique_name
 
 
 def test_batch_write_and_get(dynamodb, hash_table, range_table):

@@ -5,23 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import error_of
-
-INVALID = "One or more parameter values were invalid: "
-
-
-def S(v):
-    return {"S": v}
-
-
-def N(v):
-    return {"N": str(v)}
-
-
-def expect_error(fn, message, code="ValidationException", **kw):
-    with pytest.raises(ClientError) as info:
-        fn(**kw)
-    assert error_of(info) == (code, message)
+from conftest import INVALID, N, S, error_of, expect_error
 
 
 ITEM = {"pk": S("item"), "s": S("hello"), "n": N(5), "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2"]},

@@ -213,17 +213,7 @@ def check_expected(data: dict[str, Any], ctx: Ctx) -> None:
             values = cond.get("AttributeValueList")
             if values is None:
                 values = [cond["Value"]] if "Value" in cond else []
-            for av in values:
-                raise_av(ctx, av)
-            low, high = _ARG_COUNTS[op]
-            if not low <= len(values) <= high:
-                raise errors.validation(f"{INVALID}Invalid number of argument(s) for the {op} ComparisonOperator")
-            if values:
-                first = next(iter(values[0]), None)
-                if any(next(iter(v), None) != first for v in values):
-                    raise errors.validation(
-                        f"{INVALID}AttributeValues inside AttributeValueList must be of same type"
-                    )
+            _check_argument_list(ctx, op, values)
         elif "AttributeValueList" in cond:
             raise errors.validation(
                 f"{INVALID}AttributeValueList can only be used with a ComparisonOperator for Attribute: {name}"
@@ -239,6 +229,19 @@ def check_expected(data: dict[str, Any], ctx: Ctx) -> None:
                 raise errors.validation(f"{INVALID}Value cannot be used when Exists is false for Attribute: {name}")
             if "Value" in cond:
                 raise_av(ctx, cond["Value"])
+
+
+def _check_argument_list(ctx: Ctx, op: str, values: list[Any]) -> None:
+    """A legacy comparison's AttributeValueList: valid values, AWS's argument count, one type."""
+    for av in values:
+        raise_av(ctx, av)
+    low, high = _ARG_COUNTS[op]
+    if not low <= len(values) <= high:
+        raise errors.validation(f"{INVALID}Invalid number of argument(s) for the {op} ComparisonOperator")
+    if values:
+        first = next(iter(values[0]), None)
+        if any(next(iter(v), None) != first for v in values):
+            raise errors.validation(f"{INVALID}AttributeValues inside AttributeValueList must be of same type")
 
 
 # legacy Condition maps (KeyConditions, QueryFilter, ScanFilter) -----------------
@@ -262,15 +265,7 @@ def check_conditions(conds: dict[str, Any] | None, ctx: Ctx) -> None:
             continue
         op = cond["ComparisonOperator"]
         values = cond.get("AttributeValueList") or []
-        for av in values:
-            raise_av(ctx, av)
-        low, high = _ARG_COUNTS[op]
-        if not low <= len(values) <= high:
-            raise errors.validation(f"{INVALID}Invalid number of argument(s) for the {op} ComparisonOperator")
-        if values:
-            first = next(iter(values[0]), None)
-            if any(next(iter(v), None) != first for v in values):
-                raise errors.validation(f"{INVALID}AttributeValues inside AttributeValueList must be of same type")
+        _check_argument_list(ctx, op, values)
         allowed = _CONDITION_TYPES.get(op)
         if allowed is not None:
             for av in values:
