@@ -298,19 +298,3 @@ def test_authorizer_context_has_global_keys() -> None:
     other = Caller(caller.principal, "10.1.2.3", False)
     with pytest.raises(DynamoDBError):
         Authorizer(REGION, KEYS.get).authorize(other, "ListTables", {})
-
-
-def test_authorization_is_fast() -> None:
-    import time
-
-    caller = _caller(policy(allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
-                                  "arn:aws:dynamodb:*:*:table/GameScores",
-                                  {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["${aws:username}"]}})))
-    authorizer = Authorizer(REGION, KEYS.get)
-    request = {"TableName": "GameScores", "Item": {"UserId": {"S": "alice"}, "a": {"S": "x"}, "b": {"N": "1"}}}
-    authorizer.authorize(caller, "PutItem", request)
-    start = time.perf_counter()
-    for _ in range(2000):
-        authorizer.authorize(caller, "PutItem", request)
-    per_request = (time.perf_counter() - start) / 2000
-    assert per_request < 60e-6, per_request

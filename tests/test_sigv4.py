@@ -294,16 +294,3 @@ def test_bytes_headers_as_the_http_layer_passes_them() -> None:
     as_bytes = {k.lower().encode(): v.encode() for k, v in headers}
     assert sigv4.verify(b"POST", b"/", b"", as_bytes, body, {"AKIDEXAMPLE": _owner()}.get, WHEN,
                         region="us-east-1").name == "example"
-
-
-def test_verify_is_fast() -> None:
-    import time
-
-    headers, body = _dynamodb_request(body=b'{"TableName":"T","Key":{"pk":{"S":"x"}}}' * 10)
-    as_bytes = {k.lower().encode(): v.encode() for k, v in headers}
-    lookup = {"AKIDEXAMPLE": _owner()}.get
-    start = time.perf_counter()
-    for _ in range(2000):
-        sigv4.verify(b"POST", b"/", b"", as_bytes, body, lookup, WHEN, region="us-east-1")
-    per_request = (time.perf_counter() - start) / 2000
-    assert per_request < 100e-6, per_request
