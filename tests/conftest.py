@@ -116,3 +116,18 @@ def expect_error(fn, message, code="ValidationException", **kw):
     with pytest.raises(ClientError) as info:
         fn(**kw)
     assert error_of(info) == (code, message)
+
+
+def read_stream(streams, arn, iterator_type="TRIM_HORIZON", **extra):
+    """Every record of a stream's first shard, read with the boto3 ``dynamodbstreams`` client."""
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType=iterator_type,
+                                    **extra)["ShardIterator"]
+    out = []
+    while it:
+        resp = streams.get_records(ShardIterator=it, Limit=1000)
+        out += resp["Records"]
+        if not resp["Records"]:
+            break
+        it = resp.get("NextShardIterator")
+    return out

@@ -8,7 +8,7 @@ import threading
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import create_table, error_of, make_client, unique_name
+from conftest import create_table, error_of, make_client, read_stream, unique_name
 
 from dynamodbforge import errors
 from dynamodbforge.database import Database
@@ -26,20 +26,6 @@ def streams(endpoint):
 
 def _shard(streams, arn):
     return streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-
-
-def _read_all(streams, arn, iterator_type="TRIM_HORIZON", **extra):
-    shard = _shard(streams, arn)
-    it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType=iterator_type,
-                                    **extra)["ShardIterator"]
-    out = []
-    while it:
-        resp = streams.get_records(ShardIterator=it, Limit=1000)
-        out += resp["Records"]
-        if not resp["Records"]:
-            break
-        it = resp.get("NextShardIterator")
-    return out
 
 
 def _table_with_stream(dynamodb, view="NEW_AND_OLD_IMAGES", **kw):
@@ -89,8 +75,8 @@ def test_stream_specification_lifecycle(dynamodb, streams):
     assert [s["StreamArn"] for s in listed] == [first, second]
     assert all(s["TableName"] == name for s in listed)
     # Each stream holds exactly the writes made while it was enabled.
-    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in _read_all(streams, first)] == ["in-first"]
-    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in _read_all(streams, second)] == ["in-second"]
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in read_stream(streams, first)] == ["in-first"]
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in read_stream(streams, second)] == ["in-second"]
     new = streams.describe_stream(StreamArn=second)["StreamDescription"]
     assert new["StreamStatus"] == "ENABLED" and new["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert new["TableName"] == name and new["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
@@ -100,7 +86,7 @@ def test_stream_specification_lifecycle(dynamodb, streams):
 
     dynamodb.delete_table(TableName=name)
     assert streams.describe_stream(StreamArn=second)["StreamDescription"]["StreamStatus"] == "DISABLED"
-    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in _read_all(streams, second)] == ["in-second"]
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in read_stream(streams, second)] == ["in-second"]
 
 
 def test_create_table_stream_validation(dynamodb):
@@ -122,7 +108,7 @@ def test_view_types(dynamodb, streams, view):
                          ExpressionAttributeValues={":v": {"S": "two"}})
     dynamodb.delete_item(TableName=name, Key=key)
     dynamodb.delete_item(TableName=name, Key=key)  # nothing to delete: no record
-    records = _read_all(streams, arn)
+    records = read_stream(streams, arn)
     assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE"]
     one, two = {**key, "a": {"S": "one"}}, {**key, "a": {"S": "two"}}
     expected_new = [one, two, None]
@@ -146,12 +132,12 @@ def test_iterator_types(dynamodb, streams):
     for i in range(5):
         dynamodb.put_item(TableName=name, Item={"pk": {"S": f"k{i}"}})
     shard = _shard(streams, arn)
-    everything = _read_all(streams, arn)
+    everything = read_stream(streams, arn)
     assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in everything] == [f"k{i}" for i in range(5)]
     third = everything[2]["dynamodb"]["SequenceNumber"]
-    at = _read_all(streams, arn, "AT_SEQUENCE_NUMBER", SequenceNumber=third)
+    at = read_stream(streams, arn, "AT_SEQUENCE_NUMBER", SequenceNumber=third)
     assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in at] == ["k2", "k3", "k4"]
-    after = _read_all(streams, arn, "AFTER_SEQUENCE_NUMBER", SequenceNumber=third)
+    after = read_stream(streams, arn, "AFTER_SEQUENCE_NUMBER", SequenceNumber=third)
     assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in after] == ["k3", "k4"]
 
     latest = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")["ShardIterator"]
@@ -220,7 +206,7 @@ def test_ordering_under_concurrent_writers(endpoint, dynamodb, streams):
         t.start()
     for t in threads:
         t.join()
-    records = _read_all(streams, arn)
+    records = read_stream(streams, arn)
     assert len(records) == writers * per_writer  # every acknowledged write exactly once
     seqs = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)

@@ -17,7 +17,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import CREDENTIALS, REGION, create_table, error_of, make_client, unique_name
+from conftest import CREDENTIALS, REGION, create_table, error_of, make_client, read_stream, unique_name
 from server_process import ServerProcess
 
 import boto3
@@ -74,29 +74,12 @@ def _wait_status(client, table, status, timeout=5.0):
     raise AssertionError(f"TTL of {table} never became {status}: {desc}")
 
 
-def _read_stream(streams, arn):
-    return _read_stream_records(streams, arn)
-
-
 def _identity(record):
     """(Type, PrincipalId) of a record's userIdentity as boto3 parses it; None if absent."""
     ident = record.get("userIdentity")
     if not ident:
         return None
     return ident.get("Type"), ident.get("PrincipalId")
-
-
-def _read_stream_records(streams, arn):
-    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-    it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-    out = []
-    while it:
-        resp = streams.get_records(ShardIterator=it, Limit=1000)
-        out += resp["Records"]
-        if not resp["Records"]:
-            break
-        it = resp.get("NextShardIterator")
-    return out
 
 
 # --- the API -------------------------------------------------------------------------
@@ -291,7 +274,7 @@ def test_ten_thousand_items_mixed_expiry(client, streams, server):
     assert remaining == expected_kept
 
     # Each deletion is a REMOVE by the DynamoDB service in the table's stream; nothing else is.
-    records = _read_stream(streams, arn)
+    records = read_stream(streams, arn)
     removes = [r for r in records if r["eventName"] == "REMOVE"]
     assert {r["dynamodb"]["Keys"]["pk"]["S"] for r in removes} == expected_gone
     assert len(removes) == len(expected_gone)
@@ -371,7 +354,7 @@ def test_one_sweeper_across_workers(tmp_path):
             assert time.monotonic() < deadline
             time.sleep(0.05)
         time.sleep(1.0)  # give a second sweeper, if there were one, the chance to delete again
-        removes = [r for r in _read_stream(make_client(server.endpoint, "dynamodbstreams"), arn)
+        removes = [r for r in read_stream(make_client(server.endpoint, "dynamodbstreams"), arn)
                    if r["eventName"] == "REMOVE"]
         assert len(removes) == 300
         assert len({r["dynamodb"]["Keys"]["pk"]["S"] for r in removes}) == 300

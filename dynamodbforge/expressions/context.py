@@ -1,7 +1,7 @@
 """ExpressionContext: one per request; compiles its expressions and tracks used names/values."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from dynamodbforge import errors
 from dynamodbforge.expressions import parser as Pa
@@ -43,29 +43,28 @@ class ExpressionContext:
     def _resolver(self, order: tuple[str, ...]) -> R.Resolver:
         return R.Resolver(self.names, self.values, self._used_names, self._used_values, order)
 
-    def condition(self, text: str, param: str = "ConditionExpression") -> Condition:
-        """Compile a ConditionExpression (or, with ``param``, a FilterExpression)."""
-        tree = self._parse(Pa.CONDITION, text, param)
+    def _compile(self, kind: Any, text: str, param: str, order: tuple[str, ...],
+                 resolve: Callable[[Any, R.Resolver], Any]) -> Any:
+        """Parse (cached) and resolve one expression; errors read "Invalid <param>: ..."."""
+        tree = self._parse(kind, text, param)
         try:
-            return R.resolve_condition(tree, text, self._resolver(R.CONDITION_ORDER))
+            return resolve(tree, self._resolver(order))
         except ExpressionError as e:
             raise errors.validation(f"Invalid {param}: {e.message}") from None
 
+    def condition(self, text: str, param: str = "ConditionExpression") -> Condition:
+        """Compile a ConditionExpression (or, with ``param``, a FilterExpression)."""
+        return self._compile(Pa.CONDITION, text, param, R.CONDITION_ORDER,
+                             lambda tree, resolver: R.resolve_condition(tree, text, resolver))
+
     def update(self, text: str) -> Update:
         """Compile an UpdateExpression."""
-        tree = self._parse(Pa.UPDATE, text, "UpdateExpression")
-        try:
-            return R.resolve_update(tree, self._resolver(R.UPDATE_ORDER))
-        except ExpressionError as e:
-            raise errors.validation(f"Invalid UpdateExpression: {e.message}") from None
+        return self._compile(Pa.UPDATE, text, "UpdateExpression", R.UPDATE_ORDER, R.resolve_update)
 
     def projection(self, text: str) -> Projection:
         """Compile a ProjectionExpression."""
-        tree = self._parse(Pa.PROJECTION, text, "ProjectionExpression")
-        try:
-            return R.resolve_projection(tree, self._resolver(R.PROJECTION_ORDER))
-        except ExpressionError as e:
-            raise errors.validation(f"Invalid ProjectionExpression: {e.message}") from None
+        return self._compile(Pa.PROJECTION, text, "ProjectionExpression", R.PROJECTION_ORDER,
+                             R.resolve_projection)
 
     def key_condition(
         self,
@@ -79,12 +78,9 @@ class ExpressionContext:
         ``key_types`` (attribute name -> "S"/"N"/"B") enables AWS's
         "Condition parameter type does not match schema type" check.
         """
-        param = "KeyConditionExpression"
-        tree = self._parse(Pa.CONDITION, text, param)
-        try:
-            R.resolve_condition(tree, text, self._resolver(R.CONDITION_ORDER))
-        except ExpressionError as e:
-            raise errors.validation(f"Invalid {param}: {e.message}") from None
+        tree = self._parse(Pa.CONDITION, text, "KeyConditionExpression")
+        self._compile(Pa.CONDITION, text, "KeyConditionExpression", R.CONDITION_ORDER,
+                      lambda parsed, resolver: R.resolve_condition(parsed, text, resolver))
         return build_key_condition(tree, self.names, self.values, hash_key, range_key, key_types)
 
     def condition_heads(self, text: str) -> set[str]:

@@ -274,11 +274,13 @@ def update_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
 # --- GetItem -------------------------------------------------------------------
 
 def get_item(db: Database, req: dict[str, Any]) -> dict[str, Any] | bytes:
-    ctx = ExpressionContext(req.get("ExpressionAttributeNames"), None)
-    proj = ctx.projection(req["ProjectionExpression"]) if "ProjectionExpression" in req else None
-    if "AttributesToGet" in req:
+    proj = None
+    if "ProjectionExpression" in req or "ExpressionAttributeNames" in req:
+        ctx = ExpressionContext(req.get("ExpressionAttributeNames"), None)
+        proj = ctx.projection(req["ProjectionExpression"]) if "ProjectionExpression" in req else None
+        ctx.check_unused()
+    elif "AttributesToGet" in req:
         proj = legacy.attributes_to_get(req["AttributesToGet"])
-    ctx.check_unused()
     info = db.catalog.get(req["TableName"])
     key = req["Key"]
     attributes.validate_key(key, info)

@@ -224,22 +224,14 @@ def walk(av: Any, level: int = 1, in_container: bool = True) -> str | None:
                     if msg is not None and err is None:
                         err = msg
         elif key == "SS":
-            if type(val) is not list:
-                raise list_type_error(val, False)
-            for member in val:
-                if type(member) is not str:
-                    raise scalar_type_error(member, "String")
+            _check_string_members(val)
             if err is None:
                 if not val:
                     err = _MSG_EMPTY_SS
                 elif len(val) > 1 and len(set(val)) != len(val):
                     err = INVALID + "Input collection [" + ", ".join(val) + "] contains duplicates."
         elif key == "NS":
-            if type(val) is not list:
-                raise list_type_error(val, False)
-            for member in val:
-                if type(member) is not str:
-                    raise scalar_type_error(member, "String")
+            _check_string_members(val)
             if err is None:
                 if not val:
                     err = _MSG_EMPTY_NS
@@ -269,6 +261,15 @@ def walk(av: Any, level: int = 1, in_container: bool = True) -> str | None:
     if err is None and count != 1:
         err = MSG_EMPTY_AV if count == 0 else MSG_MULTI_AV
     return err
+
+
+def _check_string_members(val: Any) -> None:
+    """SS and NS travel as lists of JSON strings: anything else is a serialization error."""
+    if type(val) is not list:
+        raise list_type_error(val, False)
+    for member in val:
+        if type(member) is not str:
+            raise scalar_type_error(member, "String")
 
 
 def check_name(name: str) -> str | None:
