@@ -110,6 +110,21 @@ class Catalog:
             return info
         return self._load(name, reader or self._engine)
 
+    def current(self, info: TableInfo, batch: Reader) -> TableInfo | None:
+        """``info`` as it stands inside the open write ``batch`` (None: the table is gone).
+
+        A write validated against cached metadata must still act on the metadata that
+        commits with it (an index added meanwhile must be maintained).  Inside a write
+        batch this process holds the database's write lock, and every catalog change
+        bumps the generation before it writes; so an unchanged generation, with ``info``
+        still the cached entry, proves ``info`` current without reading it again.
+        """
+        generation_of = self._generation_of
+        if (generation_of is not None and generation_of() == self._generation
+                and self._current.get(info.name) is info):
+            return info
+        return self._load(info.name, batch)
+
     def _load(self, name: str, reader: Reader | Engine) -> TableInfo | None:
         raw = reader.get(TABLE_PREFIX + name.encode())
         if raw is None:

@@ -253,7 +253,7 @@ def maintain(
     old: dict[str, Any] | None, new: dict[str, Any] | None,
 ) -> None:
     """Bring every index of the table in line with ``old`` -> ``new`` (see module docstring)."""
-    live = db.catalog.find(info.name, batch)
+    live = db.catalog.current(info, batch)
     if live is None or live.uid != info.uid:
         return
     tix = table_indexes(live)
