@@ -164,6 +164,7 @@ class Catalog:
     @staticmethod
     def drop(batch: WriteBatch, info: TableInfo) -> None:
         _changed(batch)
+        _flush_counters(batch)  # a pending addition must not bring the statistics row back
         batch.delete(TABLE_PREFIX + info.name.encode())
         batch.delete(STATS_PREFIX + info.uid.to_bytes(8, "big"))
         batch.delete_range(info.item_prefix, prefix_successor(info.item_prefix))
@@ -174,15 +175,26 @@ class Catalog:
     # -- live statistics (ItemCount, TableSizeBytes) -------------------------
     @staticmethod
     def stats(reader: Reader | Engine, info: TableInfo) -> tuple[int, int]:
+        _flush_counters(reader)
         raw = reader.get(STATS_PREFIX + info.uid.to_bytes(8, "big"))
         return _STATS.unpack(raw) if raw else (0, 0)
 
     @staticmethod
     def adjust_stats(batch: WriteBatch, info: TableInfo, count_delta: int, size_delta: int) -> None:
         key = STATS_PREFIX + info.uid.to_bytes(8, "big")
+        add = getattr(batch, "add_to_counter", None)
+        if add is not None:  # applied once per transaction (storage/sqlite.py)
+            add(key, (count_delta, size_delta))
+            return
         raw = batch.get(key)
         count, size = _STATS.unpack(raw) if raw else (0, 0)
         batch.put(key, _STATS.pack(count + count_delta, size + size_delta))
+
+
+def _flush_counters(reader: Any) -> None:
+    flush = getattr(reader, "flush_counters", None)
+    if flush is not None:
+        flush()
 
 
 def _changed(batch: WriteBatch) -> None:

@@ -124,6 +124,31 @@ def test_item_count_and_size_are_live(dynamodb):
     dynamodb.delete_table(TableName=name)
 
 
+def test_item_count_and_size_stay_exact_under_concurrent_writes(dynamodb):
+    """Concurrent writes share commits (group commit); statistics must still add up exactly,
+    including writes whose condition failed (they change nothing) and deletes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    name = create_table(dynamodb, unique_name())
+
+    def work(t: int) -> None:
+        for i in range(10):
+            dynamodb.put_item(TableName=name, Item={"pk": {"S": f"{t:02d}{i}"}, "v": {"S": "abc"}})
+        for i in range(3):  # already there: the condition fails, nothing is written
+            with pytest.raises(ClientError):
+                dynamodb.put_item(TableName=name, Item={"pk": {"S": f"{t:02d}{i}"}, "v": {"S": "zzzzzz"}},
+                                  ConditionExpression="attribute_not_exists(pk)")
+        for i in range(4):
+            dynamodb.delete_item(TableName=name, Key={"pk": {"S": f"{t:02d}{i}"}})
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(work, range(16)))
+    table = dynamodb.describe_table(TableName=name)["Table"]
+    # 16 x 6 items of "pk"+"tti" (5 bytes) + "v"+"abc" (4 bytes)
+    assert (table["ItemCount"], table["TableSizeBytes"]) == (96, 96 * 9)
+    dynamodb.delete_table(TableName=name)
+
+
 def test_update_table_throughput(dynamodb):
     name = unique_name()
     dynamodb.create_table(

@@ -42,11 +42,38 @@ CREATE TABLE IF NOT EXISTS changelog_horizon (tbl TEXT PRIMARY KEY, seq INTEGER 
 
 
 class _Batch:
-    __slots__ = ("_cur", "_engine")
+    __slots__ = ("_cur", "_engine", "_adds")
 
     def __init__(self, cur: sqlite3.Cursor, engine: "SQLiteEngine | None" = None) -> None:
         self._cur = cur
         self._engine = engine
+        self._adds: dict[bytes, list[int]] | None = None  # see add_to_counter
+
+    def add_to_counter(self, key: bytes, deltas: tuple[int, ...]) -> None:
+        """Add ``deltas`` to the counter at ``key`` (big-endian signed 64-bit integers).
+
+        Every write adjusts its table's statistics row; applied one by one, that is a
+        read and a write of the same row per request.  The additions are collected
+        instead, and applied once for the whole transaction just before it commits
+        (or sooner, when something reads a counter: flush_counters).
+        """
+        adds = self._adds
+        if adds is None:
+            adds = self._adds = {}
+        current = adds.get(key)
+        if current is None:
+            adds[key] = list(deltas)
+        else:
+            for i, delta in enumerate(deltas):
+                current[i] += delta
+
+    def flush_counters(self) -> None:
+        """Apply every pending counter addition, so reads of counters see them."""
+        if self._engine is not None:
+            self._engine._apply_counters(self._cur)
+        if self._adds:
+            _apply_counters(self._cur, self._adds)
+            self._adds = None
 
     def catalog_changed(self) -> None:
         """Table metadata changes in this batch: invalidate every process's catalog cache."""
@@ -89,6 +116,25 @@ class _Batch:
 
     def last_sequence(self) -> int:
         return _last_sequence(self._cur.connection)
+
+
+def _apply_counters(cur: sqlite3.Cursor, adds: dict[bytes, list[int]]) -> None:
+    for key, deltas in adds.items():
+        codec = _counter_codec(len(deltas))
+        row = cur.execute("SELECT v FROM kv WHERE k = ?", (key,)).fetchone()
+        values = codec.unpack(row[0]) if row else (0,) * len(deltas)
+        cur.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)",
+                    (key, codec.pack(*(v + d for v, d in zip(values, deltas)))))
+
+
+_COUNTER_CODECS: dict[int, struct.Struct] = {}
+
+
+def _counter_codec(n: int) -> struct.Struct:
+    codec = _COUNTER_CODECS.get(n)
+    if codec is None:
+        codec = _COUNTER_CODECS[n] = struct.Struct(">" + "q" * n)
+    return codec
 
 
 def _last_sequence(conn: sqlite3.Connection) -> int:  # sqlite_sequence survives trimming
@@ -155,6 +201,7 @@ class SQLiteEngine:
                 os.ftruncate(self._gen_fd, _GEN.size)
             self._gen_map = mmap.mmap(self._gen_fd, _GEN.size)
         self._group_open = False
+        self._counters: dict[bytes, list[int]] = {}  # additions of the group's finished batches
         self._schedule_commit: Callable[[], None] = lambda: None
         conn = self._conn
         if path is not None:
@@ -193,11 +240,11 @@ class SQLiteEngine:
         with self._lock:
             conn = self._conn
             if conn.in_transaction:  # nested inside a write batch: it already is a snapshot
-                yield _Batch(conn.cursor())
+                yield _Batch(conn.cursor(), self)
                 return
             conn.execute("BEGIN DEFERRED")
             try:
-                yield _Batch(conn.cursor())
+                yield _Batch(conn.cursor(), self)
             finally:
                 conn.execute("COMMIT")
 
@@ -213,7 +260,10 @@ class SQLiteEngine:
                 self.commit_group()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                yield _Batch(conn.cursor(), self)
+                batch = _Batch(conn.cursor(), self)
+                yield batch
+                if batch._adds:
+                    _apply_counters(batch._cur, batch._adds)
             except BaseException:
                 conn.execute("ROLLBACK")
                 self._after_commit()
@@ -245,8 +295,11 @@ class SQLiteEngine:
                 return
             self._group_open = False
             try:
+                if self._counters:
+                    self._apply_counters(self._conn.cursor())
                 self._conn.execute("COMMIT")
             except BaseException:
+                self._counters.clear()
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
@@ -287,19 +340,43 @@ class SQLiteEngine:
         finally:
             fcntl.flock(self._gen_fd, fcntl.LOCK_UN)
 
+    def flush_counters(self) -> None:
+        """Apply the open group's pending counter additions (see _Batch.add_to_counter)."""
+        with self._lock:
+            if self._counters and self._group_open:
+                self._apply_counters(self._conn.cursor())
+
+    def _apply_counters(self, cur: sqlite3.Cursor) -> None:
+        """Apply the group's pending counter additions (inside its open transaction)."""
+        with self._lock:
+            if self._counters:
+                pending, self._counters = self._counters, {}
+                _apply_counters(cur, pending)
+
     def _write_in_group(self, conn: sqlite3.Connection) -> Iterator[_Batch]:
         if not self._group_open:
             conn.execute("BEGIN IMMEDIATE")
             self._group_open = True
             self._schedule_commit()
         conn.execute("SAVEPOINT batch")
+        batch = _Batch(conn.cursor(), self)
         try:
-            yield _Batch(conn.cursor(), self)
-        except BaseException:
+            yield batch
+        except BaseException:  # its counter additions go with it
             conn.execute("ROLLBACK TO batch")
             conn.execute("RELEASE batch")
             raise
         conn.execute("RELEASE batch")
+        adds = batch._adds
+        if adds:  # the batch is part of the group now: so are its additions
+            counters = self._counters
+            for key, deltas in adds.items():
+                current = counters.get(key)
+                if current is None:
+                    counters[key] = deltas
+                else:
+                    for i, delta in enumerate(deltas):
+                        current[i] += delta
 
     # -- change log --------------------------------------------------------
     def changes(self, after_sequence: int, limit: int) -> list[ChangeRecord]:
