@@ -101,7 +101,7 @@ def _run_worker(args: argparse.Namespace, sock: socket.socket, endpoint: str) ->
     except ImportError:  # pragma: no cover - uvloop is a declared dependency
         pass
     db = _open_database(args, endpoint)
-    db.engine.start_checkpointer()  # WAL checkpoints off the request path
+    db.engine.disable_autocheckpoint()  # the checkpointer process does them (serve)
     # --auth turns on SigV4 + IAM policy checks; --tls-cert/--tls-key serve HTTPS
     auth: object = AcceptAll()
     authorizer = None
@@ -221,6 +221,21 @@ def serve(args: argparse.Namespace) -> int:
         print(f"Authentication: AWS SigV4, principals from {os.path.abspath(args.auth)}", flush=True)
     print(f"Data: {where}", flush=True)
     data_file = None if args.in_memory else os.path.join(os.path.abspath(args.data_dir), DB_FILE)
+    # WAL checkpoints in a process of their own; forked first, while this process has no
+    # open database connection and no threads
+    from dynamodbforge.storage import checkpointer
+
+    checkpoints = checkpointer.start(data_file, args.sync.upper()) if data_file is not None else None
+    try:
+        return _serve_workers(args, sock, endpoint, data_file)
+    finally:
+        if checkpoints is not None:
+            checkpoints.stop()
+
+
+def _serve_workers(args: argparse.Namespace, sock: socket.socket, endpoint: str, data_file: str | None) -> int:
+    from dynamodbforge.streams import launch as streams_launch
+
     if args.workers <= 1:
         runner = streams_launch.start_runner(args, endpoint, data_file)  # the trigger runner
         try:

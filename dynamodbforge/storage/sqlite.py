@@ -143,7 +143,6 @@ def _last_sequence(conn: sqlite3.Connection) -> int:  # sqlite_sequence survives
 
 
 _SCAN_CHUNK = 256
-WAL_RESTART_BYTES = 64 * 1024 * 1024  # see start_checkpointer
 _GEN = struct.Struct("<Q")
 
 
@@ -191,7 +190,6 @@ class SQLiteEngine:
         )
         self._lock = threading.RLock()  # one connection: serialize threads of this process
         self._group_thread: int | None = None  # see enable_group_commit
-        self._checkpointer: tuple[threading.Thread, threading.Event] | None = None
         self._catalog_dirty = False  # see catalog_generation
         self._gen_local = 0
         self._gen_map: mmap.mmap | None = None
@@ -215,7 +213,7 @@ class SQLiteEngine:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={synchronous}")
             conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("PRAGMA wal_autocheckpoint=4000")  # until start_checkpointer() takes over
+            conn.execute("PRAGMA wal_autocheckpoint=4000")  # unless disable_autocheckpoint()
             # Keep the WAL file at its size when it restarts: later commits overwrite blocks
             # that already exist instead of growing the file again (measured: PutItem p99 at
             # one connection 28-110 ms -> 7-10 ms, because appends need no new allocation).
@@ -434,59 +432,14 @@ class SQLiteEngine:
         row = self._conn.execute("SELECT seq FROM changelog_horizon WHERE tbl = ?", (table,)).fetchone()
         return int(row[0]) if row else 0
 
-    # -- background checkpoints ------------------------------------------------------
-    def start_checkpointer(self, interval: float = 0.1) -> None:
-        """Move WAL checkpoints off the request path.
-
-        SQLite's automatic checkpoint runs inside the COMMIT that crosses the WAL
-        threshold — copying and fsyncing megabytes while that request (and every
-        request queued behind it) waits.  Instead a thread with its own connection
-        runs PASSIVE checkpoints, which never block writers or readers.
-        """
-        if self.path is None or self._checkpointer is not None:
-            return
-        with self._lock:
-            self._conn.execute("PRAGMA wal_autocheckpoint=0")
-        stop = threading.Event()
-
-        with self._lock:
-            page_size = self._conn.execute("PRAGMA page_size").fetchone()[0]
-
-        def run() -> None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            # A RESTART holds new writers back while it waits for readers to leave the WAL:
-            # never let that wait exceed a few milliseconds (measured: with 2 s, PutItem p99
-            # at 1,000,000 items reached 0.8 s); a busy round simply retries later.
-            conn.execute("PRAGMA busy_timeout=5")
-            conn.execute(f"PRAGMA synchronous={self._synchronous}")  # checkpoints sync as commits do
-            try:
-                while not stop.wait(interval):
-                    try:
-                        _busy, wal_frames, _copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                        # Under a steady stream of commits a passive checkpoint never catches
-                        # the last frame, so the WAL is never restarted and grows without
-                        # bound.  Past the limit, RESTART briefly holds writers back (the
-                        # passive rounds already copied nearly everything) so the next
-                        # writer starts the WAL from its beginning again.  The limit is on
-                        # the frames in use, not the file's size: the file keeps its size
-                        # (journal_size_limit=-1), so a size test would RESTART — and hold
-                        # writers back — every round forever after the first large burst.
-                        if wal_frames * page_size > WAL_RESTART_BYTES:
-                            conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
-                    except sqlite3.OperationalError:
-                        pass  # busy: try again next round
-            finally:
-                conn.close()
-
-        thread = threading.Thread(target=run, name="wal-checkpointer", daemon=True)
-        self._checkpointer = (thread, stop)
-        thread.start()
+    # -- checkpoints ------------------------------------------------------------
+    def disable_autocheckpoint(self) -> None:
+        """Checkpoints are another process's job (storage/checkpointer.py): no COMMIT
+        ever runs one inline."""
+        if self.path is not None:
+            with self._lock:
+                self._conn.execute("PRAGMA wal_autocheckpoint=0")
 
     def close(self) -> None:
-        if self._checkpointer is not None:
-            thread, stop = self._checkpointer
-            stop.set()
-            thread.join(5)
-            self._checkpointer = None
         with self._lock:
             self._conn.close()

@@ -1,0 +1,83 @@
+"""WAL checkpoints run in a process of their own (storage/checkpointer.py)."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from conftest import create_table, make_client
+from server_process import ServerProcess
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    return raw[raw.rindex(")") + 2:].split()  # fields after "pid (comm)": state is [0]
+
+
+def _checkpointer_of(server_pid: int) -> int:
+    """The checkpointer: the server's forked child running at nice 10."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        for name in os.listdir("/proc"):
+            if name.isdigit():
+                fields = _stat(int(name))
+                if fields and int(fields[1]) == server_pid and int(fields[16]) == 10:  # ppid, nice
+                    return int(name)
+        time.sleep(0.05)
+    raise AssertionError("no checkpointer process")
+
+
+def _gone(pid: int) -> bool:
+    fields = _stat(pid)
+    return fields is None or fields[0] in ("Z", "X")
+
+
+def test_checkpoints_copy_the_wal_into_the_database_file(tmp_path):
+    server = ServerProcess(str(tmp_path)).start()
+    try:
+        _checkpointer_of(server.proc.pid)
+        client = make_client(server.endpoint)
+        create_table(client, "ckpt")
+        db_file = tmp_path / "ddbforge.sqlite3"
+        for start in range(0, 2000, 25):  # ~500 KB: no COMMIT checkpoints inline, so only
+            client.batch_write_item(RequestItems={"ckpt": [  # the checkpointer grows the file
+                {"PutRequest": {"Item": {"pk": {"S": f"k{i}"}, "v": {"S": "x" * 200}}}}
+                for i in range(start, start + 25)]})
+        deadline = time.monotonic() + 10
+        while db_file.stat().st_size < 400_000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert db_file.stat().st_size >= 400_000
+    finally:
+        server.stop()
+
+
+def test_checkpointer_exits_when_the_server_is_killed(tmp_path):
+    server = ServerProcess(str(tmp_path)).start()
+    try:
+        checkpointer = _checkpointer_of(server.proc.pid)
+        os.kill(server.proc.pid, signal.SIGKILL)  # the server alone, not its process group
+        server.proc.wait()
+        deadline = time.monotonic() + 5
+        while not _gone(checkpointer) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _gone(checkpointer)
+    finally:
+        server.stop()
+        try:
+            os.killpg(server.proc.pid, signal.SIGKILL)  # whatever is left of the group
+        except ProcessLookupError:
+            pass
+
+
+def test_checkpointer_stops_with_the_server(tmp_path):
+    server = ServerProcess(str(tmp_path)).start()
+    checkpointer = _checkpointer_of(server.proc.pid)
+    server.stop()
+    deadline = time.monotonic() + 5
+    while not _gone(checkpointer) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(checkpointer)
