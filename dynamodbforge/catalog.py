@@ -104,7 +104,7 @@ class Catalog:
             hit = self._current.get(name)
             if hit is not None:
                 return hit
-            info = self._load(name, self._engine)
+            info = self._load(name, self._engine, latest=True)
             if info is not None and generation_of() == generation:
                 self._current[name] = info
             return info
@@ -125,8 +125,10 @@ class Catalog:
             return info
         return self._load(info.name, batch)
 
-    def _load(self, name: str, reader: Reader | Engine) -> TableInfo | None:
-        raw = reader.get(TABLE_PREFIX + name.encode())
+    def _load(self, name: str, reader: Reader | Engine, latest: bool = False) -> TableInfo | None:
+        key = TABLE_PREFIX + name.encode()
+        get_latest = getattr(reader, "get_latest", None) if latest else None
+        raw = get_latest(key) if get_latest is not None else reader.get(key)
         if raw is None:
             return None
         cached = self._parsed.get(name)
