@@ -18,7 +18,7 @@ import sqlite3
 import struct
 import threading
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from dynamodbforge.storage.engine import ChangeRecord
 
@@ -285,27 +285,9 @@ class SQLiteEngine:
                 conn.execute("COMMIT")
 
     # -- writes ------------------------------------------------------------
-    @contextmanager
-    def write(self) -> Iterator[_Batch]:
-        with self._lock:
-            conn = self._conn
-            if self._group_thread == threading.get_ident():
-                yield from self._write_in_group(conn)
-                return
-            if self._group_open or self._read_open:  # another thread writes: commit the group first
-                self.commit_group()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                batch = _Batch(conn.cursor(), self)
-                yield batch
-                if batch._adds:
-                    _apply_counters(batch._cur, batch._adds)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                self._after_commit()
-                raise
-            conn.execute("COMMIT")
-            self._after_commit()
+    def write(self) -> "_WriteContext":
+        """``with engine.write() as batch:`` — one atomic write batch (see module docstring)."""
+        return _WriteContext(self)
 
     # -- group commit ----------------------------------------------------------
     # The server lets all write batches of one event-loop iteration share one
@@ -392,7 +374,8 @@ class SQLiteEngine:
                 pending, self._counters = self._counters, {}
                 _apply_counters(cur, pending)
 
-    def _write_in_group(self, conn: sqlite3.Connection) -> Iterator[_Batch]:
+    def _open_in_group(self) -> _Batch:
+        conn = self._conn
         if not self._group_open:
             if self._read_open:  # the group must see the latest state, not the iteration's snapshot
                 self._end_read_snapshot()
@@ -400,13 +383,14 @@ class SQLiteEngine:
             self._group_open = True
             self._schedule_commit()
         conn.execute("SAVEPOINT batch")
-        batch = _Batch(conn.cursor(), self)
-        try:
-            yield batch
-        except BaseException:  # its counter additions go with it
+        return _Batch(conn.cursor(), self)
+
+    def _close_in_group(self, batch: _Batch, failed: bool) -> None:
+        conn = self._conn
+        if failed:  # its counter additions go with it
             conn.execute("ROLLBACK TO batch")
             conn.execute("RELEASE batch")
-            raise
+            return
         conn.execute("RELEASE batch")
         adds = batch._adds
         if adds:  # the batch is part of the group now: so are its additions
@@ -418,6 +402,26 @@ class SQLiteEngine:
                 else:
                     for i, delta in enumerate(deltas):
                         current[i] += delta
+
+    def _open_alone(self) -> _Batch:
+        """A batch from another thread: a transaction of its own, after the group's."""
+        if self._group_open or self._read_open:  # commit the group first (earlier is safe)
+            self.commit_group()
+        self._conn.execute("BEGIN IMMEDIATE")
+        return _Batch(self._conn.cursor(), self)
+
+    def _close_alone(self, batch: _Batch, failed: bool) -> None:
+        conn = self._conn
+        try:
+            if not failed and batch._adds:
+                _apply_counters(batch._cur, batch._adds)
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            conn.execute("ROLLBACK" if failed else "COMMIT")
+            self._after_commit()
+
 
     # -- change log --------------------------------------------------------
     def changes(self, after_sequence: int, limit: int) -> list[ChangeRecord]:
@@ -488,3 +492,34 @@ class SQLiteEngine:
             if self._read_open:
                 self._end_read_snapshot()
             self._conn.close()
+
+
+class _WriteContext:
+    """The context manager of SQLiteEngine.write (a class: cheaper than a generator on
+    the path every write takes)."""
+
+    __slots__ = ("_engine", "_batch", "_grouped")
+
+    def __init__(self, engine: SQLiteEngine) -> None:
+        self._engine = engine
+
+    def __enter__(self) -> _Batch:
+        engine = self._engine
+        engine._lock.acquire()
+        try:
+            self._grouped = engine._group_thread == threading.get_ident()
+            self._batch = engine._open_in_group() if self._grouped else engine._open_alone()
+        except BaseException:
+            engine._lock.release()
+            raise
+        return self._batch
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        engine = self._engine
+        try:
+            if self._grouped:
+                engine._close_in_group(self._batch, exc_type is not None)
+            else:
+                engine._close_alone(self._batch, exc_type is not None)
+        finally:
+            engine._lock.release()
