@@ -203,3 +203,29 @@ def test_resource_api_roundtrip(resource, hash_table):
     table.put_item(Item={"pk": "res", "n": 3, "l": [1, "two"], "m": {"k": True}})
     item = table.get_item(Key={"pk": "res"})["Item"]
     assert item == {"pk": "res", "n": 3, "l": [1, "two"], "m": {"k": True}}
+
+
+def test_repeated_update_expressions_compile_per_names_and_values(dynamodb, hash_table):
+    """The same UpdateExpression text, sent again and again (compiled once and reused), still
+    binds each request's own values, and still refuses values the expression does not use."""
+    key = {"pk": {"S": "repeat-expr"}}
+    for n in (1, 2, 3, 2):
+        out = dynamodb.update_item(TableName=hash_table, Key=key, UpdateExpression="SET #c = :v",
+                                   ExpressionAttributeNames={"#c": "c"},
+                                   ExpressionAttributeValues={":v": {"N": str(n)}}, ReturnValues="ALL_NEW")
+        assert out["Attributes"]["c"] == {"N": str(n)}
+    for _ in range(2):  # the same expression again, with one value too many: refused every time
+        with pytest.raises(ClientError) as excinfo:
+            dynamodb.update_item(TableName=hash_table, Key=key, UpdateExpression="SET #c = :v",
+                                 ExpressionAttributeNames={"#c": "c"},
+                                 ExpressionAttributeValues={":v": {"N": "9"}, ":extra": {"N": "1"}})
+        assert error_of(excinfo) == ("ValidationException", "Value provided in ExpressionAttributeValues unused "
+                                     "in expressions: keys: {:extra}")
+    for _ in range(2):  # and with a name too many
+        with pytest.raises(ClientError) as excinfo:
+            dynamodb.update_item(TableName=hash_table, Key=key, UpdateExpression="SET #c = :v",
+                                 ExpressionAttributeNames={"#c": "c", "#d": "d"},
+                                 ExpressionAttributeValues={":v": {"N": "9"}})
+        assert error_of(excinfo) == ("ValidationException", "Value provided in ExpressionAttributeNames unused "
+                                     "in expressions: keys: {#d}")
+    assert dynamodb.get_item(TableName=hash_table, Key=key)["Item"]["c"] == {"N": "2"}
