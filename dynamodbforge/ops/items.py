@@ -224,7 +224,12 @@ def execute(db: Database, action: WriteAction) -> tuple[dict[str, Any] | None, d
             raise action.failure(old)
         return action.compute(old)
 
-    with db.engine.write() as batch:
+    # Conditions and sizes are checked before the first write; without indexes (whose
+    # maintenance can still refuse an item) nothing can raise after it, so the batch
+    # needs no undo of its own (storage: write(undo_alone=False)).
+    desc = action.info.description
+    undo_alone = "GlobalSecondaryIndexes" in desc or "LocalSecondaryIndexes" in desc
+    with db.engine.write(undo_alone=undo_alone) as batch:
         return write_in_batch(db, batch, action.info, action.key, compute)
 
 

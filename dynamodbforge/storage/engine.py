@@ -62,8 +62,14 @@ class Engine(Protocol):
         """A consistent snapshot for several reads."""
         ...
 
-    def write(self) -> AbstractContextManager[WriteBatch]:
-        """An exclusive write batch, serializable against every other writer."""
+    def write(self, *, undo_alone: bool = True) -> AbstractContextManager[WriteBatch]:
+        """An exclusive write batch, serializable against every other writer.
+
+        If the body raises, the batch's writes are undone.  ``undo_alone=False`` is a
+        promise that the body raises nothing after its first write (only before it):
+        the engine may then skip what undoing one batch on its own costs, and if it
+        fails itself midway, undo more than this batch — never acknowledged work.
+        """
         ...
 
     def changes(self, after_sequence: int, limit: int) -> list[ChangeRecord]: ...

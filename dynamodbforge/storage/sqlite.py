@@ -200,6 +200,7 @@ class SQLiteEngine:
             self._gen_map = mmap.mmap(self._gen_fd, _GEN.size)
         self._group_open = False
         self._read_open = False  # see _begin_read_snapshot
+        self._group_failed = False  # see write(undo_alone=False)
         self._counters: dict[bytes, list[int]] = {}  # additions of the group's finished batches
         self._schedule_commit: Callable[[], None] = lambda: None
         conn = self._conn
@@ -285,9 +286,17 @@ class SQLiteEngine:
                 conn.execute("COMMIT")
 
     # -- writes ------------------------------------------------------------
-    def write(self) -> "_WriteContext":
-        """``with engine.write() as batch:`` — one atomic write batch (see module docstring)."""
-        return _WriteContext(self)
+    def write(self, *, undo_alone: bool = True) -> "_WriteContext":
+        """``with engine.write() as batch:`` — one atomic write batch (see module docstring).
+
+        In a write group each batch is a SAVEPOINT, so that a batch that raises is undone
+        on its own.  ``undo_alone=False`` (the caller raises nothing after its first
+        write) skips the SAVEPOINT and its RELEASE — two statements of the seven a
+        PutItem runs.  Should such a batch fail after writing anyway (an I/O error), the
+        whole group is rolled back and every request in it answered with a 500: none of
+        them was acknowledged yet.
+        """
+        return _WriteContext(self, undo_alone)
 
     # -- group commit ----------------------------------------------------------
     # The server lets all write batches of one event-loop iteration share one
@@ -315,6 +324,10 @@ class SQLiteEngine:
             if not self._group_open:
                 return
             self._group_open = False
+            if self._group_failed:  # rolled back already (see write(undo_alone=False))
+                self._group_failed = False
+                self._after_commit()
+                raise sqlite3.OperationalError("a write batch failed midway; its group was rolled back")
             try:
                 if self._counters:
                     self._apply_counters(self._conn.cursor())
@@ -374,24 +387,34 @@ class SQLiteEngine:
                 pending, self._counters = self._counters, {}
                 _apply_counters(cur, pending)
 
-    def _open_in_group(self) -> _Batch:
+    def _open_in_group(self, savepoint: bool) -> _Batch:
         conn = self._conn
+        if self._group_failed:
+            raise sqlite3.OperationalError("an earlier write batch of this group failed; the group was rolled back")
         if not self._group_open:
             if self._read_open:  # the group must see the latest state, not the iteration's snapshot
                 self._end_read_snapshot()
             conn.execute("BEGIN IMMEDIATE")
             self._group_open = True
             self._schedule_commit()
-        conn.execute("SAVEPOINT batch")
+        if savepoint:
+            conn.execute("SAVEPOINT batch")
         return _Batch(conn.cursor(), self)
 
-    def _close_in_group(self, batch: _Batch, failed: bool) -> None:
+    def _close_in_group(self, batch: _Batch, failed: bool, savepoint: bool, changes_before: int) -> None:
         conn = self._conn
         if failed:  # its counter additions go with it
-            conn.execute("ROLLBACK TO batch")
-            conn.execute("RELEASE batch")
+            if savepoint:
+                conn.execute("ROLLBACK TO batch")
+                conn.execute("RELEASE batch")
+            elif conn.total_changes != changes_before:  # it wrote, then failed: undo the group
+                self._group_failed = True
+                self._counters.clear()
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
             return
-        conn.execute("RELEASE batch")
+        if savepoint:
+            conn.execute("RELEASE batch")
         adds = batch._adds
         if adds:  # the batch is part of the group now: so are its additions
             counters = self._counters
@@ -405,7 +428,7 @@ class SQLiteEngine:
 
     def _open_alone(self) -> _Batch:
         """A batch from another thread: a transaction of its own, after the group's."""
-        if self._group_open or self._read_open:  # commit the group first (earlier is safe)
+        if (self._group_open and not self._group_failed) or self._read_open:  # the group first (earlier is safe)
             self.commit_group()
         self._conn.execute("BEGIN IMMEDIATE")
         return _Batch(self._conn.cursor(), self)
@@ -498,17 +521,22 @@ class _WriteContext:
     """The context manager of SQLiteEngine.write (a class: cheaper than a generator on
     the path every write takes)."""
 
-    __slots__ = ("_engine", "_batch", "_grouped")
+    __slots__ = ("_engine", "_batch", "_grouped", "_savepoint", "_changes_before")
 
-    def __init__(self, engine: SQLiteEngine) -> None:
+    def __init__(self, engine: SQLiteEngine, undo_alone: bool) -> None:
         self._engine = engine
+        self._savepoint = undo_alone
 
     def __enter__(self) -> _Batch:
         engine = self._engine
         engine._lock.acquire()
         try:
             self._grouped = engine._group_thread == threading.get_ident()
-            self._batch = engine._open_in_group() if self._grouped else engine._open_alone()
+            if self._grouped:
+                self._changes_before = engine._conn.total_changes
+                self._batch = engine._open_in_group(self._savepoint)
+            else:
+                self._batch = engine._open_alone()
         except BaseException:
             engine._lock.release()
             raise
@@ -518,7 +546,7 @@ class _WriteContext:
         engine = self._engine
         try:
             if self._grouped:
-                engine._close_in_group(self._batch, exc_type is not None)
+                engine._close_in_group(self._batch, exc_type is not None, self._savepoint, self._changes_before)
             else:
                 engine._close_alone(self._batch, exc_type is not None)
         finally:

@@ -1,0 +1,76 @@
+"""The SQLite engine's group commit: what a batch that fails undoes (storage/sqlite.py)."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from dynamodbforge.storage.sqlite import SQLiteEngine
+
+
+@pytest.fixture()
+def engine(tmp_path):
+    eng = SQLiteEngine(str(tmp_path / "db.sqlite3"))
+    eng.enable_group_commit(lambda: None)  # this thread's batches share one transaction
+    yield eng
+    eng.close()
+
+
+class Refused(Exception):
+    pass
+
+
+def test_failed_batch_is_undone_alone_and_the_group_commits(engine):
+    with engine.write() as batch:
+        batch.put(b"a", b"1")
+    with pytest.raises(Refused):
+        with engine.write() as batch:
+            batch.put(b"b", b"2")
+            raise Refused
+    engine.commit_group()
+    assert (engine.get(b"a"), engine.get(b"b")) == (b"1", None)
+
+
+def test_batch_without_its_own_undo_that_fails_before_writing_leaves_the_group_alone(engine):
+    with engine.write() as batch:
+        batch.put(b"a", b"1")
+    with pytest.raises(Refused):
+        with engine.write(undo_alone=False) as batch:
+            assert batch.get(b"a") == b"1"
+            raise Refused  # e.g. a failed condition: nothing written yet
+    with engine.write(undo_alone=False) as batch:
+        batch.put(b"c", b"3")
+    engine.commit_group()
+    assert (engine.get(b"a"), engine.get(b"c")) == (b"1", b"3")
+
+
+def test_batch_without_its_own_undo_that_fails_after_writing_rolls_the_whole_group_back(engine):
+    with engine.write() as batch:
+        batch.put(b"a", b"1")
+    with pytest.raises(Refused):
+        with engine.write(undo_alone=False) as batch:
+            batch.put(b"b", b"2")
+            raise Refused  # broke its promise (an I/O error, say)
+    with pytest.raises(sqlite3.OperationalError):  # the rest of the group fails fast ...
+        with engine.write() as batch:
+            batch.put(b"c", b"3")
+    with pytest.raises(sqlite3.OperationalError):  # ... and so does its commit (answers become 500s)
+        engine.commit_group()
+    assert (engine.get(b"a"), engine.get(b"b"), engine.get(b"c")) == (None, None, None)
+    with engine.write() as batch:  # the next group starts afresh
+        batch.put(b"d", b"4")
+    engine.commit_group()
+    assert engine.get(b"d") == b"4"
+
+
+def test_counter_additions_commit_with_their_group_only(engine):
+    with engine.write() as batch:
+        batch.add_to_counter(b"n", (1, 10))
+    with pytest.raises(Refused):
+        with engine.write() as batch:
+            batch.add_to_counter(b"n", (5, 50))
+            raise Refused
+    with engine.write() as batch:
+        batch.add_to_counter(b"n", (1, 10))
+    engine.commit_group()
+    assert engine.get(b"n") == (2).to_bytes(8, "big") + (20).to_bytes(8, "big")
