@@ -1,8 +1,10 @@
 """HTTP/1.1 front: framing, gzip, request ids, CRC32, health check — nothing else.
 
 Built on httptools (llhttp) with an asyncio Protocol; operations are fast and
-synchronous, so each request is answered straight from ``on_message_complete``
-without creating a task.  Responses to pipelined requests go out in order.
+synchronous, so each request is handled straight from ``on_message_complete``
+without creating a task.  Its answer waits in the CommitGate until the event loop
+has handled every request of the iteration, then all go out together (in order, so
+pipelined requests are answered in order).
 """
 from __future__ import annotations
 
@@ -228,7 +230,7 @@ class HttpProtocol(asyncio.Protocol):
             b"\r\n",
         ))
         gate = self._gate
-        if gate is not None and gate.holding():
+        if gate is not None:
             gate.hold(transport, head + body, not keep_alive)
             return
         transport.write(head + body)
@@ -241,27 +243,38 @@ class HttpProtocol(asyncio.Protocol):
 
 
 class CommitGate:
-    """Holds answers until the write group they depend on has committed.
+    """Holds the answers of one event-loop iteration, then commits and sends them together.
 
     With group commit (storage/sqlite.py) the write batches of one event-loop
-    iteration share one transaction.  Every answer produced while that group is
-    open — writes, and reads that may have seen its writes — waits here and is sent
-    right after the COMMIT, in order; if the COMMIT fails they become 500s.
+    iteration share one transaction: their answers, and those of reads that may have
+    seen their writes, must wait for the COMMIT (if it fails they become 500s).
+    Reads wait too, although nothing commits for them: sending every answer of the
+    iteration in one burst wakes a client waiting on many connections once rather
+    than once per answer — each wake-up of another core is an inter-processor
+    interrupt, and on a virtual machine that was 13 % of GetItem's CPU time (perf);
+    measured with bench/lua/get_item.lua, 32 connections: 17,000 -> 26,000 req/s.
     """
 
-    __slots__ = ("_engine", "_pending")
+    __slots__ = ("_engine", "_pending", "_loop", "_scheduled")
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, loop: asyncio.AbstractEventLoop) -> None:
         self._engine = engine
+        self._loop = loop
         self._pending: list[tuple[asyncio.Transport, bytes, bool]] = []
+        self._scheduled = False
 
-    def holding(self) -> bool:
-        return bool(self._pending) or self._engine.group_pending()
+    def schedule(self) -> None:
+        """Run flush() once the event loop is done with this iteration's requests."""
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self.flush)
 
     def hold(self, transport: asyncio.Transport, data: bytes, close: bool) -> None:
         self._pending.append((transport, data, close))
+        self.schedule()
 
     def flush(self) -> None:
+        self._scheduled = False
         pending, self._pending = self._pending, []
         try:
             self._engine.commit_group()
@@ -333,8 +346,8 @@ async def serve(service: Service, host: str, port: int, *, auth: Any, reuse_port
     engine = service.db.engine
     gate: CommitGate | None = None
     if hasattr(engine, "enable_group_commit"):
-        gate = CommitGate(engine)
-        engine.enable_group_commit(lambda: loop.call_soon(gate.flush))  # type: ignore[union-attr]
+        gate = CommitGate(engine, loop)
+        engine.enable_group_commit(gate.schedule)  # type: ignore[union-attr]
 
     def factory() -> HttpProtocol:
         return HttpProtocol(service, auth, health, gate)
