@@ -383,24 +383,26 @@ def item_size(item: dict[str, Any]) -> int:
     """Size in bytes of a (normalised) item: attribute name UTF-8 lengths plus value sizes.
 
     One write asks the size of the same item objects several times (the 400 KB check,
-    table statistics, capacity units), so the last few answers are remembered by
-    object identity.  Items are never mutated once validated (updates build new
-    dicts), and the memo holds a reference, so an identity match is always exact.
+    table statistics, capacity units; a BatchWriteItem for 25 items at a time), so the
+    last answers are remembered by object identity.  Items are never mutated once
+    validated (updates build new dicts), and the memo holds a reference (so the id
+    cannot be reused meanwhile), so an identity match is always exact.
     """
     memo = _SIZE_MEMO
-    for entry in memo:
-        if entry[0] is item:
-            return entry[1]
+    hit = memo.get(id(item))
+    if hit is not None and hit[0] is item:
+        return hit[1]
     total = 0
     for name, av in item.items():
         total += _utf8_len(name) + value_size(av)
-    memo[_SIZE_MEMO_NEXT[0]] = (item, total)
-    _SIZE_MEMO_NEXT[0] = (_SIZE_MEMO_NEXT[0] + 1) % len(memo)
+    if len(memo) >= _SIZE_MEMO_MAX:
+        del memo[next(iter(memo))]  # the oldest
+    memo[id(item)] = (item, total)
     return total
 
 
-_SIZE_MEMO: list[tuple[Any, int]] = [(None, 0)] * 4
-_SIZE_MEMO_NEXT = [0]
+_SIZE_MEMO: dict[int, tuple[Any, int]] = {}
+_SIZE_MEMO_MAX = 64
 
 
 # --- keys --------------------------------------------------------------------------------

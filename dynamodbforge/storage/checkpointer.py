@@ -27,9 +27,10 @@ import signal
 import sqlite3
 import time
 
-WAL_RESTART_BYTES = 512 * 1024 * 1024
+WAL_RESTART_BYTES = 256 * 1024 * 1024
 RESTART_BACKLOG_BYTES = 4 * 1024 * 1024
 RESTART_BACKOFF_SECONDS = 1.0
+RESTART_WAIT_MS = 100
 INTERVAL_SECONDS = 0.1
 NICE = 10
 
@@ -59,7 +60,13 @@ def run(path: str, synchronous: str, parent_pid: int, interval: float = INTERVAL
                 # copy (and fsync) while writers wait must be a moment's work, not a backlog
                 if (frames * page_size > restart_bytes and (frames - copied) * page_size <= RESTART_BACKLOG_BYTES
                         and time.monotonic() >= not_before):
-                    busy = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()[0]
+                    # it waits (holding writers back) for readers to leave the WAL: give them
+                    # long enough that it rarely has to be tried again
+                    conn.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+                    try:
+                        busy = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()[0]
+                    finally:
+                        conn.execute("PRAGMA busy_timeout=5")
                     if busy:  # a reader is still in the WAL: don't hold writers back again at once
                         not_before = time.monotonic() + RESTART_BACKOFF_SECONDS
             except sqlite3.OperationalError:
