@@ -221,8 +221,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"Authentication: AWS SigV4, principals from {os.path.abspath(args.auth)}", flush=True)
     print(f"Data: {where}", flush=True)
     data_file = None if args.in_memory else os.path.join(os.path.abspath(args.data_dir), DB_FILE)
-    # WAL checkpoints in a process of their own; forked first, while this process has no
-    # open database connection and no threads
+    # WAL checkpoints in a process of their own (storage/checkpointer.py)
     from dynamodbforge.storage import checkpointer
 
     checkpoints = checkpointer.start(data_file, args.sync.upper()) if data_file is not None else None

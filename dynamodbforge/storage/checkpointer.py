@@ -10,7 +10,10 @@ A process rather than a thread: a checkpointer thread has to win the GIL back fr
 busy request loop after every SQLite call, and measured with bench/lua/put_item.lua
 (100,000 items, 32 connections, one core) it cost PutItem about 10 % of its
 throughput.  A process also runs at a lower priority (nice 10) without the priority
-inversion a low-priority thread holding the GIL would cause.
+inversion a low-priority thread holding the GIL would cause.  It is a fresh
+interpreter that imports only this module (about 10 MB), started half a second after
+the server so that it does not compete with the server's own start-up; a fork of the
+server would share, and copy on every write, the server's whole heap.
 
 Under a steady stream of commits a passive checkpoint never catches the last frame,
 so the WAL is never restarted and would grow without bound.  Past ``restart_bytes`` of
@@ -22,9 +25,13 @@ The limit is on frames in use, not the file's size (the file keeps its size, see
 """
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
+import threading
 import time
 
 WAL_RESTART_BYTES = 256 * 1024 * 1024
@@ -33,6 +40,7 @@ RESTART_BACKOFF_SECONDS = 1.0
 RESTART_WAIT_MS = 100
 INTERVAL_SECONDS = 0.1
 NICE = 10
+START_DELAY_SECONDS = 0.5
 
 
 def run(path: str, synchronous: str, parent_pid: int, interval: float = INTERVAL_SECONDS,
@@ -81,36 +89,55 @@ def run(path: str, synchronous: str, parent_pid: int, interval: float = INTERVAL
 
 
 class Checkpointer:
-    """The forked checkpointer process, seen from the server."""
+    """The checkpointer process, seen from the server: started ``delay`` seconds later."""
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+    def __init__(self, path: str, synchronous: str, delay: float) -> None:
+        self._command = [sys.executable, "-m", "dynamodbforge.storage.checkpointer", "--db", path,
+                         "--sync", synchronous, "--parent-pid", str(os.getpid())]
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._start_after, args=(delay,), name="checkpointer-start", daemon=True).start()
+
+    def _start_after(self, delay: float) -> None:
+        if self._stopped.wait(delay):
+            return
+        with self._lock:
+            if not self._stopped.is_set():
+                self._proc = subprocess.Popen(self._command, stdin=subprocess.DEVNULL)
 
     def stop(self) -> None:
-        try:
-            os.kill(self.pid, signal.SIGTERM)
-            os.waitpid(self.pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-
-
-def start(path: str, synchronous: str) -> Checkpointer:
-    """Fork the checkpointer.  Call before opening any SQLite connection or starting threads
-    in this process: the child runs only ``run`` with a connection of its own."""
-    parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child process
-        code = 0
-        try:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the server stops us
+        with self._lock:
+            self._stopped.set()
+            proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
             try:
-                os.nice(NICE)
-            except OSError:
-                pass
-            run(path, synchronous, parent)
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
-    return Checkpointer(pid)
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def start(path: str, synchronous: str, delay: float = START_DELAY_SECONDS) -> Checkpointer:
+    """Start the checkpointer process for the database at ``path`` (after ``delay`` s)."""
+    return Checkpointer(path, synchronous, delay)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="WAL checkpoints for a ddbforge data directory")
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--sync", default="NORMAL", choices=["OFF", "NORMAL", "FULL"])
+    ap.add_argument("--parent-pid", type=int, required=True)
+    args = ap.parse_args(argv)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the server stops us
+    try:
+        os.nice(NICE)
+    except OSError:
+        pass
+    run(args.db, args.sync, args.parent_pid)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
