@@ -220,7 +220,11 @@ class SQLiteEngine:
             # that already exist instead of growing the file again (measured: PutItem p99 at
             # one connection 28-110 ms -> 7-10 ms, because appends need no new allocation).
             conn.execute("PRAGMA journal_size_limit=-1")
-        conn.execute("PRAGMA cache_size=-32768")  # 32 MB page cache: bounded memory
+        # 8 MB page cache (2,048 pages): the operating system caches the file anyway, and
+        # the COMMIT after a B-tree split walks the whole page cache (see page_size), so a
+        # bigger one costs every such commit.  A/B, 100,000 items, 32 connections, 8 vs
+        # 32 MB: PutItem +4-5 %, GetItem +10-25 % (twice each).
+        conn.execute("PRAGMA cache_size=-8192")
         conn.execute("PRAGMA temp_store=MEMORY")
         with self._lock:
             conn.execute("BEGIN IMMEDIATE")
