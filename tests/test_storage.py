@@ -74,3 +74,28 @@ def test_counter_additions_commit_with_their_group_only(engine):
         batch.add_to_counter(b"n", (1, 10))
     engine.commit_group()
     assert engine.get(b"n") == (2).to_bytes(8, "big") + (20).to_bytes(8, "big")
+
+
+def test_change_log_trims_the_old_prefix_in_slices(tmp_path):
+    from dynamodbforge.storage.engine import ChangeRecord
+
+    eng = SQLiteEngine(str(tmp_path / "log.sqlite3"))
+    try:
+        for i in range(50):  # records at t = 0..49, tables "a" and "b" alternating
+            with eng.write() as batch:
+                batch.log_change(ChangeRecord(table="ab"[i % 2], keys=b"{}", old_image=None, new_image=b"{}",
+                                              timestamp=float(i), origin="us-east-1"))
+        slices = []
+        while True:
+            n = eng.trim_changes(30.0, max_rows=7)  # older than t = 30: the first 30 records
+            slices.append(n)
+            if n < 7:
+                break
+        assert slices == [7, 7, 7, 7, 2]
+        left = eng.changes(0, 100)
+        assert [r.timestamp for r in left] == [float(i) for i in range(30, 50)]
+        assert (eng.trim_horizon("a"), eng.trim_horizon("b")) == (29, 30)  # seq = t + 1
+        assert eng.last_sequence() == 50
+        assert eng.trim_changes(30.0) == 0
+    finally:
+        eng.close()

@@ -74,7 +74,10 @@ class Engine(Protocol):
 
     def changes(self, after_sequence: int, limit: int) -> list[ChangeRecord]: ...
 
-    def trim_changes(self, before_timestamp: float) -> int: ...
+    def trim_changes(self, before_timestamp: float, max_rows: int = ...) -> int:
+        """Remove up to ``max_rows`` change records older than ``before_timestamp`` (oldest
+        first); returns how many (``max_rows``: call again)."""
+        ...
 
     # per-table reads of the change log
     def table_changes(

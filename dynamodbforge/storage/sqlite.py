@@ -143,6 +143,7 @@ def _last_sequence(conn: sqlite3.Connection) -> int:  # sqlite_sequence survives
 
 
 _SCAN_CHUNK = 256
+TRIM_CHUNK_ROWS = 20_000  # change records removed per trim_changes call (see there)
 _GEN = struct.Struct("<Q")
 
 
@@ -465,16 +466,40 @@ class SQLiteEngine:
             for r in rows
         ]
 
-    def trim_changes(self, before_timestamp: float) -> int:
+    def trim_changes(self, before_timestamp: float, max_rows: int = TRIM_CHUNK_ROWS) -> int:
+        """Remove change records older than ``before_timestamp``, at most ``max_rows`` of them
+        (call again while it returns ``max_rows``).
+
+        Records are appended in time order, so the old ones are a prefix of the log: its
+        end is found by a binary search over the sequence (a filter on ``ts`` would scan
+        the whole log — at a million records, a long pause of the event loop), and one
+        call deletes at most a bounded slice of it.  A record that a clock step put out
+        of order goes one round later.
+        """
         with self.write() as _:
+            conn = self._conn
+            first, last = conn.execute("SELECT min(seq), max(seq) FROM changelog").fetchone()
+            if first is None:
+                return 0
+            lo, hi = first, min(last + 1, first + max_rows)  # end of the old prefix: in [lo, hi]
+            while lo < hi:
+                mid = (lo + hi) // 2
+                row = conn.execute("SELECT ts FROM changelog WHERE seq >= ? ORDER BY seq LIMIT 1", (mid,)).fetchone()
+                if row is None or row[0] >= before_timestamp:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            end = lo  # records first <= seq < end are older than the cutoff
+            if end <= first:
+                return 0
             # remember, per table, the highest sequence trimming removed (TrimmedDataAccess)
-            self._conn.execute(
+            conn.execute(
                 "INSERT OR REPLACE INTO changelog_horizon (tbl, seq) SELECT c.tbl, max(c.seq) FROM changelog c"
-                " WHERE c.ts < ? GROUP BY c.tbl HAVING max(c.seq) > coalesce("
+                " WHERE c.seq >= ? AND c.seq < ? GROUP BY c.tbl HAVING max(c.seq) > coalesce("
                 "(SELECT h.seq FROM changelog_horizon h WHERE h.tbl = c.tbl), 0)",
-                (before_timestamp,),
+                (first, end),
             )
-            cur = self._conn.execute("DELETE FROM changelog WHERE ts < ?", (before_timestamp,))
+            cur = conn.execute("DELETE FROM changelog WHERE seq >= ? AND seq < ?", (first, end))
             return cur.rowcount
 
     # ----------------------------------------------------

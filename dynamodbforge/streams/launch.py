@@ -124,8 +124,9 @@ def on_worker_start(args: argparse.Namespace, db: Any) -> "asyncio.Task[None]":
 async def _maintenance(db: Any) -> None:
     while True:
         await asyncio.sleep(retention.MAINTENANCE_INTERVAL_SECONDS)
-        try:
-            retention.maintain(db)
+        try:  # in slices, letting requests in between: a day of changes can be millions of rows
+            while retention.maintain(db, retention.MAINTENANCE_SLICE_ROWS) >= retention.MAINTENANCE_SLICE_ROWS:
+                await asyncio.sleep(0)
         except Exception:  # never let housekeeping take a worker down
             log.exception("change-log maintenance failed")
 

@@ -19,6 +19,7 @@ log = logging.getLogger("dynamodbforge.streams")
 
 DEFAULT_STREAM_RETENTION_HOURS = 24.0
 MAINTENANCE_INTERVAL_SECONDS = 60.0
+MAINTENANCE_SLICE_ROWS = 20_000  # change records trimmed per step of the maintenance task
 
 _stream_retention_seconds = DEFAULT_STREAM_RETENTION_HOURS * 3600
 _policies: dict[str, Callable[[], float]] = {}
@@ -45,11 +46,23 @@ def changelog_retention_seconds() -> float:
     return max(fn() for fn in _policies.values())
 
 
-def maintain(db: Database) -> int:
+def maintain(db: Database, max_rows: int | None = None) -> int:
     """Trim change-log rows nobody needs any more, and forget streams disabled longer ago than
-    the stream retention (their records are gone too).  Returns the number of rows trimmed."""
+    the stream retention (their records are gone too).  Returns the number of rows trimmed.
+
+    With ``max_rows``, trims at most that many (the server's maintenance task calls it again,
+    between other work, while a full slice was trimmed)."""
     now = db.clock()
-    trimmed = db.engine.trim_changes(now - changelog_retention_seconds())
+    cutoff_ts = now - changelog_retention_seconds()
+    if max_rows is not None:
+        trimmed = db.engine.trim_changes(cutoff_ts, max_rows)
+    else:
+        trimmed = 0
+        while True:
+            n = db.engine.trim_changes(cutoff_ts)
+            trimmed += n
+            if n == 0:
+                break
     cutoff = now - stream_retention_seconds()
     with db.engine.read() as reader:
         expired = [s for s in metadata.all_streams(reader) if s.disabled_at is not None and s.disabled_at < cutoff]
