@@ -39,6 +39,9 @@ def encode_binary_b64(value: str) -> bytes:
     return _escape(base64.b64decode(value))
 
 
+_DIGIT_BYTES = bytes(range(256)).replace(b"0123456789", bytes(range(1, 11)))  # digit d -> byte d + 1
+
+
 def encode_number(text: str) -> bytes:
     """Sign byte, exponent, one byte per digit, terminator; negatives inverted."""
     if text == "0":
@@ -48,7 +51,7 @@ def encode_number(text: str) -> bytes:
         return (
             b"\xc0"
             + struct.pack(">H", len(text) + 0x8000)
-            + bytes(ord(c) - 47 for c in significant)
+            + significant.encode("ascii").translate(_DIGIT_BYTES)
             + b"\x00"
         )
     sign, digits, exponent = numbers.decompose(text)
