@@ -81,3 +81,21 @@ def test_checkpointer_stops_with_the_server(tmp_path):
     while not _gone(checkpointer) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _gone(checkpointer)
+
+
+def test_checkpointer_is_restarted_when_it_dies(tmp_path):
+    server = ServerProcess(str(tmp_path)).start()
+    try:
+        first = _checkpointer_of(server.proc.pid)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        second = None
+        while time.monotonic() < deadline:
+            candidate = _checkpointer_of(server.proc.pid)
+            if candidate != first and not _gone(candidate):
+                second = candidate
+                break
+            time.sleep(0.1)
+        assert second is not None
+    finally:
+        server.stop()

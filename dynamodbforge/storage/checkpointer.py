@@ -29,10 +29,10 @@ import argparse
 import os
 import signal
 import sqlite3
-import subprocess
 import sys
-import threading
 import time
+
+from dynamodbforge.supervisor import ProcessSupervisor
 
 WAL_RESTART_BYTES = 256 * 1024 * 1024
 RESTART_BACKLOG_BYTES = 4 * 1024 * 1024
@@ -88,40 +88,11 @@ def run(path: str, synchronous: str, parent_pid: int, interval: float = INTERVAL
             conn.close()
 
 
-class Checkpointer:
-    """The checkpointer process, seen from the server: started ``delay`` seconds later."""
-
-    def __init__(self, path: str, synchronous: str, delay: float) -> None:
-        self._command = [sys.executable, "-m", "dynamodbforge.storage.checkpointer", "--db", path,
-                         "--sync", synchronous, "--parent-pid", str(os.getpid())]
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._stopped = threading.Event()
-        self._lock = threading.Lock()
-        threading.Thread(target=self._start_after, args=(delay,), name="checkpointer-start", daemon=True).start()
-
-    def _start_after(self, delay: float) -> None:
-        if self._stopped.wait(delay):
-            return
-        with self._lock:
-            if not self._stopped.is_set():
-                self._proc = subprocess.Popen(self._command, stdin=subprocess.DEVNULL)
-
-    def stop(self) -> None:
-        with self._lock:
-            self._stopped.set()
-            proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def start(path: str, synchronous: str, delay: float = START_DELAY_SECONDS) -> Checkpointer:
-    """Start the checkpointer process for the database at ``path`` (after ``delay`` s)."""
-    return Checkpointer(path, synchronous, delay)
+def start(path: str, synchronous: str, delay: float = START_DELAY_SECONDS) -> ProcessSupervisor:
+    """Start (after ``delay`` s, and keep alive) the checkpointer process for ``path``."""
+    command = [sys.executable, "-m", "dynamodbforge.storage.checkpointer", "--db", path,
+               "--sync", synchronous, "--parent-pid", str(os.getpid())]
+    return ProcessSupervisor(command, "WAL checkpointer", delay).start()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,13 +26,11 @@ import dataclasses
 import json
 import logging
 import os
-import subprocess
 import sys
-import threading
-import time
 from typing import Any
 
 from dynamodbforge.streams import retention
+from dynamodbforge.supervisor import ProcessSupervisor
 from dynamodbforge.streams.mappings import TriggerSpec
 
 log = logging.getLogger("dynamodbforge.streams")
@@ -136,48 +134,7 @@ async def _maintenance(db: Any) -> None:
 STARTUP_DELAY_SECONDS = 1.0
 
 
-class RunnerSupervisor:
-    """Keeps one trigger-runner process alive while the server runs."""
-
-    def __init__(self, command: list[str]) -> None:
-        self._command = command
-        self._stopping = threading.Event()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._thread = threading.Thread(target=self._loop, name="trigger-runner", daemon=True)
-
-    def start(self) -> "RunnerSupervisor":
-        self._thread.start()
-        return self
-
-    def _loop(self) -> None:
-        # Start a moment after the server so the runner's own start-up (a second Python
-        # process) does not compete with the server's for the CPU.
-        if self._stopping.wait(STARTUP_DELAY_SECONDS):
-            return
-        delay = 0.5
-        while not self._stopping.is_set():
-            started = time.monotonic()
-            self._proc = subprocess.Popen(self._command)
-            code = self._proc.wait()
-            if self._stopping.is_set():
-                return
-            delay = 0.5 if time.monotonic() - started > 30 else min(delay * 2, 10.0)
-            log.warning("trigger runner exited with %s; restarting in %.1fs", code, delay)
-            self._stopping.wait(delay)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def start_runner(args: argparse.Namespace, endpoint: str, data_file: str | None) -> RunnerSupervisor | None:
+def start_runner(args: argparse.Namespace, endpoint: str, data_file: str | None) -> ProcessSupervisor | None:
     if args.no_trigger_runner:
         return None
     command = [sys.executable, "-m", "dynamodbforge.streams.runner", "--region", args.region,
@@ -187,4 +144,5 @@ def start_runner(args: argparse.Namespace, endpoint: str, data_file: str | None)
     else:
         scheme = "https" if getattr(args, "tls_cert", None) else "http"
         command += ["--endpoint", f"{scheme}://{endpoint}"]
-    return RunnerSupervisor(command).start()
+    # the runner's own start-up (a second Python process) waits a second for the server's
+    return ProcessSupervisor(command, "trigger runner", STARTUP_DELAY_SECONDS).start()
