@@ -30,6 +30,7 @@ from dynamodbforge.backups import loader
 from dynamodbforge.catalog import TableInfo
 from dynamodbforge.database import Database
 from dynamodbforge.ops.items import storage_key
+from dynamodbforge.storage.sqlite import first_sequence_later_than
 
 DAY = 86400.0
 DEFAULT_PERIOD_DAYS = 35
@@ -116,18 +117,10 @@ def retention_seconds(db: Database) -> float:
 # --- the state of a table at an instant ---------------------------------------------------------
 
 def _first_sequence_after(conn: sqlite3.Connection, instant: float, upto: int) -> int:
-    """Smallest sequence whose timestamp may be > instant (binary search over the rowid)."""
+    """Smallest sequence whose timestamp may be > instant."""
     row = conn.execute("SELECT min(seq) FROM changelog").fetchone()
     lo = row[0] if row and row[0] is not None else upto + 1
-    hi = upto + 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        r = conn.execute("SELECT ts FROM changelog WHERE seq >= ? ORDER BY seq LIMIT 1", (mid,)).fetchone()
-        if r is None or r[0] > instant:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    return first_sequence_later_than(conn, instant, lo, upto + 1)
 
 
 def state_at(conn: sqlite3.Connection, info: TableInfo, instant: float) -> Iterator[tuple[bytes, bytes]]:

@@ -227,8 +227,7 @@ def execute(db: Database, action: WriteAction) -> tuple[dict[str, Any] | None, d
     # Conditions and sizes are checked before the first write; without indexes (whose
     # maintenance can still refuse an item) nothing can raise after it, so the batch
     # needs no undo of its own (storage: write(undo_alone=False)).
-    desc = action.info.description
-    undo_alone = "GlobalSecondaryIndexes" in desc or "LocalSecondaryIndexes" in desc
+    undo_alone = bool(indexes.table_indexes(action.info).maintained)
     with db.engine.write(undo_alone=undo_alone) as batch:
         return write_in_batch(db, batch, action.info, action.key, compute)
 

@@ -18,7 +18,7 @@ import sqlite3
 import struct
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from dynamodbforge.storage.engine import ChangeRecord
 
@@ -57,20 +57,14 @@ class _Batch:
         instead, and applied once for the whole transaction just before it commits
         (or sooner, when something reads a counter: flush_counters).
         """
-        adds = self._adds
-        if adds is None:
-            adds = self._adds = {}
-        current = adds.get(key)
-        if current is None:
-            adds[key] = list(deltas)
-        else:
-            for i, delta in enumerate(deltas):
-                current[i] += delta
+        if self._adds is None:
+            self._adds = {}
+        _add_to_counter(self._adds, key, deltas)
 
     def flush_counters(self) -> None:
         """Apply every pending counter addition, so reads of counters see them."""
         if self._engine is not None:
-            self._engine._apply_counters(self._cur)
+            self._engine._apply_pending_counters(self._cur)
         if self._adds:
             _apply_counters(self._cur, self._adds)
             self._adds = None
@@ -118,6 +112,20 @@ class _Batch:
         return _last_sequence(self._cur.connection)
 
 
+def _add_to_counter(into: dict[bytes, list[int]], key: bytes, deltas: Sequence[int]) -> None:
+    current = into.get(key)
+    if current is None:
+        into[key] = list(deltas)
+    else:
+        for i, delta in enumerate(deltas):
+            current[i] += delta
+
+
+def _merge_counters(into: dict[bytes, list[int]], adds: dict[bytes, list[int]]) -> None:
+    for key, deltas in adds.items():
+        _add_to_counter(into, key, deltas)
+
+
 def _apply_counters(cur: sqlite3.Cursor, adds: dict[bytes, list[int]]) -> None:
     for key, deltas in adds.items():
         codec = _counter_codec(len(deltas))
@@ -135,6 +143,21 @@ def _counter_codec(n: int) -> struct.Struct:
     if codec is None:
         codec = _COUNTER_CODECS[n] = struct.Struct(">" + "q" * n)
     return codec
+
+
+def first_sequence_later_than(conn: sqlite3.Connection, instant: float, lo: int, hi: int, *,
+                              or_equal: bool = False) -> int:
+    """Smallest s in [lo, hi] whose first change record at or after s is later than ``instant``
+    (or at it, with ``or_equal``); ``hi`` if there is none before it.  Change records are
+    appended in time order, so this is a binary search over the sequence, not a scan."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        row = conn.execute("SELECT ts FROM changelog WHERE seq >= ? ORDER BY seq LIMIT 1", (mid,)).fetchone()
+        if row is None or row[0] > instant or (or_equal and row[0] == instant):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def _last_sequence(conn: sqlite3.Connection) -> int:  # sqlite_sequence survives trimming
@@ -335,7 +358,7 @@ class SQLiteEngine:
                 raise sqlite3.OperationalError("a write batch failed midway; its group was rolled back")
             try:
                 if self._counters:
-                    self._apply_counters(self._conn.cursor())
+                    self._apply_pending_counters(self._conn.cursor())
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._counters.clear()
@@ -383,9 +406,9 @@ class SQLiteEngine:
         """Apply the open group's pending counter additions (see _Batch.add_to_counter)."""
         with self._lock:
             if self._counters and self._group_open:
-                self._apply_counters(self._conn.cursor())
+                self._apply_pending_counters(self._conn.cursor())
 
-    def _apply_counters(self, cur: sqlite3.Cursor) -> None:
+    def _apply_pending_counters(self, cur: sqlite3.Cursor) -> None:
         """Apply the group's pending counter additions (inside its open transaction)."""
         with self._lock:
             if self._counters:
@@ -420,16 +443,8 @@ class SQLiteEngine:
             return
         if savepoint:
             conn.execute("RELEASE batch")
-        adds = batch._adds
-        if adds:  # the batch is part of the group now: so are its additions
-            counters = self._counters
-            for key, deltas in adds.items():
-                current = counters.get(key)
-                if current is None:
-                    counters[key] = deltas
-                else:
-                    for i, delta in enumerate(deltas):
-                        current[i] += delta
+        if batch._adds:  # the batch is part of the group now: so are its additions
+            _merge_counters(self._counters, batch._adds)
 
     def _open_alone(self) -> _Batch:
         """A batch from another thread: a transaction of its own, after the group's."""
@@ -481,15 +496,9 @@ class SQLiteEngine:
             first, last = conn.execute("SELECT min(seq), max(seq) FROM changelog").fetchone()
             if first is None:
                 return 0
-            lo, hi = first, min(last + 1, first + max_rows)  # end of the old prefix: in [lo, hi]
-            while lo < hi:
-                mid = (lo + hi) // 2
-                row = conn.execute("SELECT ts FROM changelog WHERE seq >= ? ORDER BY seq LIMIT 1", (mid,)).fetchone()
-                if row is None or row[0] >= before_timestamp:
-                    hi = mid
-                else:
-                    lo = mid + 1
-            end = lo  # records first <= seq < end are older than the cutoff
+            # records first <= seq < end are older than the cutoff
+            end = first_sequence_later_than(conn, before_timestamp, first, min(last + 1, first + max_rows),
+                                            or_equal=True)
             if end <= first:
                 return 0
             # remember, per table, the highest sequence trimming removed (TrimmedDataAccess)

@@ -54,15 +54,13 @@ def maintain(db: Database, max_rows: int | None = None) -> int:
     between other work, while a full slice was trimmed)."""
     now = db.clock()
     cutoff_ts = now - changelog_retention_seconds()
-    if max_rows is not None:
-        trimmed = db.engine.trim_changes(cutoff_ts, max_rows)
-    else:
-        trimmed = 0
-        while True:
-            n = db.engine.trim_changes(cutoff_ts)
-            trimmed += n
-            if n == 0:
-                break
+    slice_rows = max_rows or MAINTENANCE_SLICE_ROWS
+    trimmed = 0
+    while True:
+        n = db.engine.trim_changes(cutoff_ts, slice_rows)
+        trimmed += n
+        if max_rows is not None or n < slice_rows:
+            break
     cutoff = now - stream_retention_seconds()
     with db.engine.read() as reader:
         expired = [s for s in metadata.all_streams(reader) if s.disabled_at is not None and s.disabled_at < cutoff]
