@@ -145,6 +145,13 @@ class Catalog:
             raise errors.resource_not_found()
         return info
 
+    def get_table(self, name: str, reader: Reader | None = None) -> TableInfo:
+        """The table, or ResourceNotFoundException as table operations word it (with the name)."""
+        info = self.find(name, reader)
+        if info is None:
+            raise errors.table_not_found(name)
+        return info
+
     def names(self, reader: Reader, start_after: str | None) -> list[str]:
         start = TABLE_PREFIX + (start_after.encode() + b"\x00" if start_after is not None else b"")
         end = prefix_successor(TABLE_PREFIX)

@@ -161,9 +161,7 @@ class Tracker:
                 sketches[SKT].add(item)
 
     def report(self, db: Any, table: str, top: int = 10, window: float = 60.0) -> dict[str, Any]:
-        info = db.catalog.find(table)
-        if info is None:
-            raise errors.table_not_found(table)
+        info = db.catalog.get_table(table)
         window = max(1.0, min(float(window), SLOT_SECONDS * MAX_SLOTS))
         slots = self.tables.get(info.uid)
         per_slot = slots.window(self.clock(), window) if slots is not None else []
@@ -216,9 +214,7 @@ def _index_names(info: Any) -> list[str]:
 
 def _resolve(db: Any, req: dict[str, Any], reader: Any = None) -> tuple[Any, str]:
     name = req["TableName"]
-    info = db.catalog.find(name, reader)
-    if info is None:
-        raise errors.table_not_found(name)
+    info = db.catalog.get_table(name, reader)
     index = req.get("IndexName", "")
     if index and index not in _index_names(info):
         raise errors.resource_not_found(f"Requested resource not found: Index: {index} not found for table: {name}")

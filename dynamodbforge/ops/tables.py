@@ -94,15 +94,8 @@ def _public(desc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in desc.items() if not k.startswith("_")}
 
 
-def _table_or_not_found(db: Database, name: str) -> TableInfo:
-    info = db.catalog.find(name)
-    if info is None:
-        raise errors.table_not_found(name)
-    return info
-
-
 def describe_table(db: Database, req: dict[str, Any]) -> dict[str, Any]:
-    info = _table_or_not_found(db, req["TableName"])
+    info = db.catalog.get_table(req["TableName"])
     status = "CREATING" if info.description.get("_Loading") else "ACTIVE"  # restore/import running
     return {"Table": _public(_describe(db, info, status))}
 
@@ -120,9 +113,7 @@ def list_tables(db: Database, req: dict[str, Any]) -> dict[str, Any]:
 def delete_table(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     name = req["TableName"]
     with db.engine.write() as batch:
-        info = db.catalog.find(name, batch)
-        if info is None:
-            raise errors.table_not_found(name)
+        info = db.catalog.get_table(name, batch)
         if info.description.get("DeletionProtectionEnabled"):
             raise errors.validation(
                 "Resource cannot be deleted as it is currently protected against deletion. "
@@ -138,9 +129,7 @@ def delete_table(db: Database, req: dict[str, Any]) -> dict[str, Any]:
 def update_table(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     name = req["TableName"]
     with db.engine.write() as batch:
-        info = db.catalog.find(name, batch)
-        if info is None:
-            raise errors.table_not_found(name)
+        info = db.catalog.get_table(name, batch)
         desc = copy.deepcopy(info.description)
         status = "ACTIVE"
         now = db.now()

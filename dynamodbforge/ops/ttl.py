@@ -26,9 +26,7 @@ def update_time_to_live(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     enabled: bool = spec["Enabled"]
     attribute: str = spec["AttributeName"]
     with db.engine.write() as batch:
-        info = db.catalog.find(name, batch)
-        if info is None:
-            raise errors.table_not_found(name)
+        info = db.catalog.get_table(name, batch)
         current = state.load_config(batch, info)
         active = current is not None and current.enabled
         if active and current is not None and current.attribute != attribute:
@@ -50,9 +48,7 @@ def update_time_to_live(db: Database, req: dict[str, Any]) -> dict[str, Any]:
 def describe_time_to_live(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     name = req["TableName"]
     with db.engine.read() as reader:
-        info = db.catalog.find(name, reader)
-        if info is None:
-            raise errors.table_not_found(name)
+        info = db.catalog.get_table(name, reader)
         config = state.load_config(reader, info)
     # A table whose TTL was never set, or was disabled, reads {"TimeToLiveStatus": "DISABLED"}
     # without AttributeName; while enabling, enabled or disabling the attribute is named.
