@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
+import subprocess
+import sys
 import time
 
 from conftest import create_table, make_client
 from server_process import ServerProcess
+
+from dynamodbforge.storage.sqlite import SQLiteEngine
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -18,14 +23,19 @@ def _stat(pid: int) -> list[str] | None:
     return raw[raw.rindex(")") + 2:].split()  # fields after "pid (comm)": state is [0]
 
 
+SCHED_IDLE = 5
+
+
 def _checkpointer_of(server_pid: int) -> int:
-    """The checkpointer: the server's forked child running at nice 10."""
+    """The checkpointer: the server's child process running under SCHED_IDLE (at nice 10)."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         for name in os.listdir("/proc"):
             if name.isdigit():
                 fields = _stat(int(name))
-                if fields and int(fields[1]) == server_pid and int(fields[16]) == 10:  # ppid, nice
+                # ppid, nice, scheduling policy
+                if fields and int(fields[1]) == server_pid and int(fields[16]) == 10 \
+                        and int(fields[38]) == SCHED_IDLE:
                     return int(name)
         time.sleep(0.05)
     raise AssertionError("no checkpointer process")
@@ -99,3 +109,40 @@ def test_checkpointer_is_restarted_when_it_dies(tmp_path):
         assert second is not None
     finally:
         server.stop()
+
+
+def test_the_wal_starts_over_and_shrinks_when_writes_pause(tmp_path):
+    """Once writes pause, the checkpointer copies every frame back, starts the WAL over with
+    a write of its own (user_version) instead of leaving that to the next request, and cuts
+    the file back to --keep-wal-bytes; nothing written is lost."""
+    path = str(tmp_path / "ddbforge.sqlite3")
+    engine = SQLiteEngine(path)
+    engine.disable_autocheckpoint()  # as `serve` does: only the checkpointer copies frames back
+    checkpointer = None
+    try:
+        for start in range(0, 2000, 100):  # ~8 MB of WAL frames
+            with engine.write() as batch:
+                for i in range(start, start + 100):
+                    batch.put(b"k%06d" % i, b"v" * 4000)
+        wal = tmp_path / "ddbforge.sqlite3-wal"
+        assert wal.stat().st_size > 6_000_000
+        checkpointer = subprocess.Popen([
+            sys.executable, "-m", "dynamodbforge.storage.checkpointer", "--db", path, "--sync", "NORMAL",
+            "--parent-pid", str(os.getpid()), "--idle-restart-bytes", "1000000", "--keep-wal-bytes", "500000"])
+        deadline = time.monotonic() + 20
+        while wal.stat().st_size > 500_000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert wal.stat().st_size <= 500_000
+        conn = sqlite3.connect(path)
+        try:
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == 1  # the checkpointer's write
+        finally:
+            conn.close()
+        assert [engine.get(b"k%06d" % i) for i in (0, 1234, 1999)] == [b"v" * 4000] * 3
+        with engine.read() as reader:
+            assert sum(1 for _ in reader.scan(b"k", None)) == 2000
+    finally:
+        if checkpointer is not None:
+            checkpointer.kill()
+            checkpointer.wait()
+        engine.close()
