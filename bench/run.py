@@ -461,6 +461,17 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def compile_package() -> None:
+    """Byte-compile dynamodbforge first, as ``pip install`` does: start-up is measured for an
+    installed server.  An editable install under PYTHONDONTWRITEBYTECODE=1 never writes
+    __pycache__, and compiling every module at each start doubles the start-up time
+    (measured here: ~0.6 s instead of ~0.3 s)."""
+    import dynamodbforge
+
+    subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.dirname(dynamodbforge.__file__)],
+                   check=False, stdout=subprocess.DEVNULL)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Benchmark DynamoDBForge against its peers (needs wrk).")
     ap.add_argument("--systems", default="ddbforge,ddbforge-w2,dynalite,moto,null",
@@ -495,6 +506,8 @@ def main(argv: list[str] | None = None) -> int:
                  "items": args.items, "seconds": args.seconds, "connections": args.connections},
         "systems": {}, "targets": [],
     }
+    if any(name.startswith("ddbforge") for name in chosen):
+        compile_package()
     with tempfile.TemporaryDirectory(prefix="ddbforge-bench-") as tmp:
         for name in chosen:
             system = known[name]

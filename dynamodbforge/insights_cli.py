@@ -4,9 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 from typing import Any
 
 
@@ -39,6 +36,10 @@ def add_command(sub: Any) -> None:
 
 
 def _fetch(args: argparse.Namespace) -> dict[str, Any]:
+    import urllib.error  # here, not at the top: the server imports this module too (on_worker_start)
+    import urllib.parse
+    import urllib.request
+
     query = urllib.parse.urlencode({"table": args.table, "top": args.top, "window": args.window})
     url = args.endpoint.rstrip("/") + "/_ddbforge/insights?" + query
     try:

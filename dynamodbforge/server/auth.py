@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
-from dynamodbforge.auth import errors as auth_errors
-from dynamodbforge.auth import sigv4
-from dynamodbforge.auth.authorizer import Caller
-from dynamodbforge.auth.principals import Principal
 from dynamodbforge.errors import DynamoDBError
+
+if TYPE_CHECKING:
+    from dynamodbforge.auth.authorizer import Caller
+    from dynamodbforge.auth.principals import Principal
 
 log = logging.getLogger("dynamodbforge.auth")
 
@@ -33,6 +33,15 @@ class AcceptAll:
 class SigV4Auth:
     def __init__(self, principals: Mapping[str, Principal], region: str,
                  clock: Callable[[], float] = time.time) -> None:
+        # imported here, not at the top: without --auth the server never loads the SigV4 and
+        # IAM policy modules (about 15 ms of its start-up)
+        from dynamodbforge.auth import errors as auth_errors
+        from dynamodbforge.auth import sigv4
+        from dynamodbforge.auth.authorizer import Caller
+
+        self._verify = sigv4.verify
+        self._refuse = auth_errors.signature_mismatch
+        self._caller = Caller
         self._principals = dict(principals)
         self._region = region
         self._clock = clock
@@ -41,12 +50,12 @@ class SigV4Auth:
                      peer: "tuple[str | None, bool] | None" = None) -> Caller:
         url_path, _, query = path.partition(b"?")
         try:
-            principal = sigv4.verify(method, url_path, query, headers, body, self._principals.get, self._clock(),
+            principal = self._verify(method, url_path, query, headers, body, self._principals.get, self._clock(),
                                      region=self._region)
         except DynamoDBError:
             raise
         except Exception:  # a bug must refuse the request, never accept it or take the server down
             log.exception("error verifying a request signature")
-            raise auth_errors.signature_mismatch() from None
+            raise self._refuse() from None
         ip, secure = peer if peer is not None else (None, False)
-        return Caller(principal, ip, secure)
+        return self._caller(principal, ip, secure)
