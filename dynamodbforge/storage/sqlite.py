@@ -22,6 +22,16 @@ from typing import Any, Callable, Iterator, Sequence
 
 from dynamodbforge.storage.engine import ChangeRecord
 
+# CPython's sqlite3 module sends every parameter that is not exactly an int, float, str or
+# bytearray through its adaptation protocol (PEP 246), and for bytes and None — our keys,
+# values, images and absent fields — that protocol ends in two failed attribute lookups,
+# one of which raises and formats an AttributeError: about 3,000 instructions a parameter,
+# 8 % of a PutItem's instructions (callgrind, 1,000 PutItems in-process).  A registered
+# adapter turns the lookup into one dictionary hit.  Both return their argument unchanged
+# (bytes(b) is b), so what is bound is exactly what was passed.
+sqlite3.register_adapter(bytes, bytes)
+sqlite3.register_adapter(type(None), lambda _none: None)
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS changelog (
