@@ -99,3 +99,36 @@ def test_change_log_trims_the_old_prefix_in_slices(tmp_path):
         assert eng.trim_changes(30.0) == 0
     finally:
         eng.close()
+
+
+def test_trimming_everything_never_restarts_the_sequence(tmp_path):
+    """The change log has no AUTOINCREMENT: trimming blanks the newest record instead of
+    deleting it, so sequences keep going up across trims and restarts."""
+    from dynamodbforge.storage.engine import ChangeRecord
+
+    path = str(tmp_path / "log.sqlite3")
+    eng = SQLiteEngine(path)
+    try:
+        for i in range(5):
+            with eng.write() as batch:
+                batch.log_change(ChangeRecord(table="t", keys=b"{}", old_image=None, new_image=b"{}",
+                                              timestamp=float(i), origin="us-east-1"))
+        assert eng.trim_changes(100.0) == 5  # everything is old
+        assert eng.changes(0, 100) == [] and eng.table_changes("t", 0, 100) == []
+        assert eng.trim_horizon("t") == 5
+        assert eng.last_sequence() == 5
+        assert eng.trim_changes(100.0) == 0  # the blank row is not counted twice
+    finally:
+        eng.close()
+    eng = SQLiteEngine(path)
+    try:
+        with eng.write() as batch:
+            batch.log_change(ChangeRecord(table="t", keys=b"{}", old_image=None, new_image=b"{}",
+                                          timestamp=200.0, origin="us-east-1"))
+        assert [r.sequence for r in eng.table_changes("t", 0, 100)] == [6]
+        assert eng.last_sequence() == 6
+        assert eng.trim_changes(300.0) == 2  # the old blank row goes, the new record is blanked
+        assert eng.table_changes("t", 0, 100) == []
+        assert eng.last_sequence() == 6
+    finally:
+        eng.close()

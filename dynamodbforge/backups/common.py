@@ -23,6 +23,7 @@ from dynamodbforge.catalog import ITEM_PREFIX
 from dynamodbforge.database import ACCOUNT_ID, Database
 from dynamodbforge.errors import DynamoDBError
 from dynamodbforge.storage.keycodec import prefix_successor
+from dynamodbforge.storage.sqlite import last_sequence_of
 
 log = logging.getLogger("dynamodbforge.backups")
 
@@ -222,8 +223,7 @@ def open_snapshot(db: Database) -> sqlite3.Connection:
 
 
 def snapshot_sequence(conn: sqlite3.Connection) -> int:
-    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changelog'").fetchone()
-    return int(row[0]) if row else 0
+    return last_sequence_of(conn)
 
 
 def snapshot_get(conn: sqlite3.Connection, key: bytes) -> bytes | None:

@@ -34,8 +34,12 @@ sqlite3.register_adapter(type(None), lambda _none: None)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
+-- seq: no AUTOINCREMENT (its sqlite_sequence row is one more page written by every
+-- commit).  Trimming never deletes the newest row instead (see trim_changes), so the
+-- next seq is always above every seq ever assigned.  Databases created with
+-- AUTOINCREMENT keep it, which is as correct.  (No semicolons in comments here.)
 CREATE TABLE IF NOT EXISTS changelog (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     ts REAL NOT NULL,
     tbl TEXT NOT NULL,
     keys BLOB NOT NULL,
@@ -119,7 +123,7 @@ class _Batch:
         )
 
     def last_sequence(self) -> int:
-        return _last_sequence(self._cur.connection)
+        return last_sequence_of(self._cur.connection)
 
 
 def _add_to_counter(into: dict[bytes, list[int]], key: bytes, deltas: Sequence[int]) -> None:
@@ -170,9 +174,13 @@ def first_sequence_later_than(conn: sqlite3.Connection, instant: float, lo: int,
     return lo
 
 
-def _last_sequence(conn: sqlite3.Connection) -> int:  # sqlite_sequence survives trimming
-    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changelog'").fetchone()
-    return int(row[0]) if row else 0
+def last_sequence_of(conn: sqlite3.Connection) -> int:
+    """Highest sequence ever assigned: trimming keeps the newest row (trim_changes), and a log
+    emptied by trimming before it did so left its highest sequence in changelog_horizon."""
+    row = conn.execute(
+        "SELECT max(coalesce((SELECT max(seq) FROM changelog), 0),"
+        " coalesce((SELECT max(seq) FROM changelog_horizon), 0))").fetchone()
+    return int(row[0])
 
 
 _SCAN_CHUNK = 256
@@ -480,7 +488,7 @@ class SQLiteEngine:
     def changes(self, after_sequence: int, limit: int) -> list[ChangeRecord]:
         rows = self._conn.execute(
             "SELECT seq, ts, tbl, keys, old, new, origin, txid, identity FROM changelog"
-            " WHERE seq > ? ORDER BY seq LIMIT ?",
+            " WHERE seq > ? AND tbl != '' ORDER BY seq LIMIT ?",  # '': trimmed (trim_changes)
             (after_sequence, limit),
         ).fetchall()
         return [
@@ -514,12 +522,19 @@ class SQLiteEngine:
             # remember, per table, the highest sequence trimming removed (TrimmedDataAccess)
             conn.execute(
                 "INSERT OR REPLACE INTO changelog_horizon (tbl, seq) SELECT c.tbl, max(c.seq) FROM changelog c"
-                " WHERE c.seq >= ? AND c.seq < ? GROUP BY c.tbl HAVING max(c.seq) > coalesce("
+                " WHERE c.seq >= ? AND c.seq < ? AND c.tbl != '' GROUP BY c.tbl HAVING max(c.seq) > coalesce("
                 "(SELECT h.seq FROM changelog_horizon h WHERE h.tbl = c.tbl), 0)",
                 (first, end),
             )
-            cur = conn.execute("DELETE FROM changelog WHERE seq >= ? AND seq < ?", (first, end))
-            return cur.rowcount
+            removed = conn.execute("DELETE FROM changelog WHERE seq >= ? AND seq < ?", (first, min(end, last))).rowcount
+            if end > last:
+                # The newest record goes too, but its row stays, blanked (no table, no images):
+                # SQLite gives a new row the largest seq plus one, so an emptied log would
+                # start its sequence over.  Every reader filters on a table name; '' is none.
+                removed += conn.execute(
+                    "UPDATE changelog SET tbl = '', keys = x'', old = NULL, new = NULL, txid = NULL,"
+                    " identity = NULL WHERE seq = ? AND tbl != ''", (last,)).rowcount
+            return removed
 
     # ----------------------------------------------------
     def table_changes(
@@ -544,7 +559,7 @@ class SQLiteEngine:
 
     def last_sequence(self) -> int:
         with self._lock:
-            return _last_sequence(self._conn)
+            return last_sequence_of(self._conn)
 
     def trim_horizon(self, table: str) -> int:
         row = self._conn.execute("SELECT seq FROM changelog_horizon WHERE tbl = ?", (table,)).fetchone()
