@@ -51,3 +51,28 @@ def test_quick_benchmark_runs_every_operation_without_errors(tmp_path: Path) -> 
                 assert run["checked"] == run["requests"] - run["non2xx"], (name, op, kind)
                 assert run["non2xx"] == 0 and run["bad_body"] == 0, (name, op, kind, run["first_bad"])
         assert all(op in md for op in OPS)
+
+
+def test_stall_finder_reports_percentiles_and_slow_answers(tmp_path: Path) -> None:
+    """``python -m bench.stalls`` writes new items one request at a time and lists slow answers."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import create_table, make_client
+    from server_process import ServerProcess
+
+    server = ServerProcess(str(tmp_path / "data")).start()
+    try:
+        client = make_client(server.endpoint)
+        create_table(client, "bench", range_key=("sk", "N"))
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.stalls", "--endpoint", server.endpoint, "--seconds", "1",
+             "--threshold", "0"],  # every answer is "slow": the listing is exercised
+            cwd=ROOT, capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        first, second = proc.stdout.splitlines()[:2]
+        assert first.startswith("PutItem: ") and " p99 " in first and " max " in first
+        written = int(first.split()[1].replace(",", ""))
+        assert written > 0 and second.startswith(f"{written} answers slower than 0 ms")
+        assert client.scan(TableName="bench", Select="COUNT")["Count"] == written
+    finally:
+        server.stop()

@@ -18,8 +18,14 @@ server would share, and copy on every write, the server's whole heap.
 It runs under SCHED_IDLE (nice 10 where that is refused): it only gets CPU time the
 server leaves idle.  At nice 10 it still took scheduler slices of several milliseconds
 on the server's core, and every round (0.1 s) stalled a write at one connection for
-5-14 ms (measured with a sequential PutItem client); under SCHED_IDLE the server preempts
-it at once.
+5-14 ms (measured with bench/stalls.py); under SCHED_IDLE the server preempts it at once.
+A server that never leaves its core idle would starve it, though (measured: 4 GB of WAL
+frames not copied back after preloading 1,000,000 items, and multi-second stalls when
+they finally were), so while more than ``BOOST_BACKLOG_BYTES`` wait to be copied it
+competes as an ordinary process at nice 10, until the backlog is down to a quarter.
+The backlog is read from the wal-index header in the ``-shm`` file (SQLite's documented
+layout: mxFrame at byte 16, nBackfill at byte 96), which costs nothing, before a round
+rather than from the round's result: a starved round may never finish.
 
 The WAL restarts — the next commit writes from its beginning again — only once every
 frame has been copied back and no reader still uses one.  Under a steady stream of
@@ -47,6 +53,7 @@ import argparse
 import os
 import signal
 import sqlite3
+import struct
 import sys
 import time
 
@@ -56,6 +63,7 @@ WAL_RESTART_BYTES = 1024 * 1024 * 1024
 IDLE_RESTART_BYTES = 8 * 1024 * 1024
 KEEP_WAL_BYTES = 64 * 1024 * 1024
 RESTART_BACKLOG_BYTES = 4 * 1024 * 1024
+BOOST_BACKLOG_BYTES = 256 * 1024 * 1024
 RESTART_BACKOFF_SECONDS = 1.0
 RESTART_WAIT_MS = 100
 INTERVAL_SECONDS = 0.1
@@ -71,11 +79,17 @@ def run(path: str, synchronous: str, parent_pid: int, interval: float = INTERVAL
     page_size = 4096
     not_before = 0.0  # no RESTART before (monotonic clock)
     last_frames = -1  # frames in the WAL after the previous round
+    priority = _Priority()
     try:
         while os.getppid() == parent_pid:
             time.sleep(interval)
             if not os.path.exists(path + "-wal"):
                 continue  # the server creates the database (and puts it in WAL mode) first
+            backlog = wal_backlog_frames(path) * page_size
+            if backlog > BOOST_BACKLOG_BYTES:
+                priority.boost()
+            elif backlog < BOOST_BACKLOG_BYTES // 4:
+                priority.idle()
             try:
                 if conn is None:
                     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -92,8 +106,12 @@ def run(path: str, synchronous: str, parent_pid: int, interval: float = INTERVAL
                     restart_when_idle(conn)
                     last_frames = -1
                 # RESTART only once the passive rounds have caught up: what it still has to
-                # copy (and fsync) while writers wait must be a moment's work, not a backlog
-                elif (frames * page_size > restart_bytes and (frames - copied) * page_size <= RESTART_BACKLOG_BYTES
+                # copy (and fsync) while writers wait must be a moment's work, not a backlog.
+                # The further past the limit, the more that may be (writes that never pause
+                # must not grow the WAL without bound).
+                elif (frames * page_size > restart_bytes
+                        and (frames - copied) * page_size
+                        <= RESTART_BACKLOG_BYTES + (frames * page_size - restart_bytes) // 16
                         and time.monotonic() >= not_before):
                     # it waits (holding writers back) for readers to leave the WAL: give them
                     # long enough that it rarely has to be tried again
@@ -113,6 +131,51 @@ def run(path: str, synchronous: str, parent_pid: int, interval: float = INTERVAL
     finally:
         if conn is not None:
             conn.close()
+
+
+_SHM_HEADER = struct.Struct("=16xI76xI")  # mxFrame (offset 16) and nBackfill (offset 96), native order
+
+
+def wal_backlog_frames(path: str) -> int:
+    """WAL frames not yet copied back into the database file, from the wal-index header.
+
+    Read without SQLite's locks, so it may be momentarily stale or torn; that is good
+    enough to decide how hard to work.  0 when there is no readable header."""
+    try:
+        with open(path + "-shm", "rb") as shm:
+            header = shm.read(_SHM_HEADER.size)
+    except OSError:
+        return 0
+    if len(header) < _SHM_HEADER.size:
+        return 0
+    max_frame, backfilled = _SHM_HEADER.unpack(header)
+    return max(0, max_frame - backfilled)
+
+
+class _Priority:
+    """SCHED_IDLE normally; an ordinary process (at its nice 10) while boosted."""
+
+    def __init__(self) -> None:
+        self._boosted = False
+
+    def boost(self) -> None:
+        if not self._boosted:
+            self._boosted = True
+            _set_policy(getattr(os, "SCHED_OTHER", None))
+
+    def idle(self) -> None:
+        if self._boosted:
+            self._boosted = False
+            _set_policy(getattr(os, "SCHED_IDLE", None))
+
+
+def _set_policy(policy: int | None) -> None:
+    if policy is None:
+        return  # not Linux: nice 10 alone
+    try:
+        os.sched_setscheduler(0, policy, os.sched_param(0))
+    except OSError:
+        pass
 
 
 def restart_when_idle(conn: sqlite3.Connection) -> None:
@@ -157,10 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         os.nice(NICE)
     except OSError:
         pass
-    try:  # only the CPU time the server leaves idle (see the module docstring)
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):
-        pass  # not Linux: nice 10 alone
+    _set_policy(getattr(os, "SCHED_IDLE", None))  # only the CPU time the server leaves idle
     run(args.db, args.sync, args.parent_pid, idle_restart_bytes=args.idle_restart_bytes,
         keep_wal_bytes=args.keep_wal_bytes)
     return 0
