@@ -15,8 +15,9 @@ interpreter that imports only this module (about 10 MB), started half a second a
 the server so that it does not compete with the server's own start-up; a fork of the
 server would share, and copy on every write, the server's whole heap.
 
-It runs under SCHED_IDLE (nice 10 where that is refused): it only gets CPU time the
-server leaves idle.  At nice 10 it still took scheduler slices of several milliseconds
+Its checkpointing thread runs under SCHED_IDLE: it only gets CPU time the server leaves
+idle (where Linux lets it leave that class again, see ``can_leave_idle_class``; elsewhere
+it is an ordinary process at nice 10).  At nice 10 it still took scheduler slices of several milliseconds
 on the server's core, and every round (0.1 s) stalled a write at one connection for
 5-14 ms (measured with bench/stalls.py); under SCHED_IDLE the server preempts it at once.
 A server that never leaves its core idle would starve it, though (measured: 4 GB of WAL
@@ -174,6 +175,28 @@ def watch_backlog(path: str, thread_id: int, stop: threading.Event, page_size: i
             boosted = not _set_policy(thread_id, getattr(os, "SCHED_IDLE", None))
 
 
+def can_leave_idle_class() -> bool:
+    """Whether a thread of ours may go back from SCHED_IDLE to an ordinary policy.
+
+    Linux lets an unprivileged thread do that only within its RLIMIT_NICE (0 by default):
+    without root, CAP_SYS_NICE or a raised limit a boost would fail and the checkpointer
+    would starve under a busy server, so it then stays an ordinary nice-10 process.
+    Tried on a throwaway thread."""
+    idle, other = getattr(os, "SCHED_IDLE", None), getattr(os, "SCHED_OTHER", None)
+    if idle is None or other is None:
+        return False
+    result: list[bool] = []
+
+    def probe() -> None:
+        me = threading.get_native_id()
+        result.append(_set_policy(me, idle) and _set_policy(me, other))
+
+    thread = threading.Thread(target=probe, name="policy-probe")
+    thread.start()
+    thread.join()
+    return bool(result and result[0])
+
+
 def _set_policy(thread_id: int, policy: int | None) -> bool:
     """Set one thread's scheduling policy (Linux: per thread); False where not possible."""
     if policy is None:
@@ -240,13 +263,14 @@ def main(argv: list[str] | None = None) -> int:
         os.nice(NICE)
     except OSError:
         pass
-    # The watcher starts first, so that it keeps the nice 10 of this thread but not the
-    # idle class this thread then takes (both are per thread on Linux).
     stop = threading.Event()
-    me = threading.get_native_id()
-    watcher = threading.Thread(target=watch_backlog, args=(args.db, me, stop), name="backlog", daemon=True)
-    watcher.start()
-    _set_policy(me, getattr(os, "SCHED_IDLE", None))  # only the CPU time the server leaves idle
+    if can_leave_idle_class():
+        # The watcher starts first, so that it keeps the nice 10 of this thread but not the
+        # idle class this thread then takes (both are per thread on Linux).
+        me = threading.get_native_id()
+        watcher = threading.Thread(target=watch_backlog, args=(args.db, me, stop), name="backlog", daemon=True)
+        watcher.start()
+        _set_policy(me, getattr(os, "SCHED_IDLE", None))  # only the CPU time the server leaves idle
     try:
         run(args.db, args.sync, args.parent_pid, idle_restart_bytes=args.idle_restart_bytes,
             keep_wal_bytes=args.keep_wal_bytes, shrink_after=args.shrink_after_seconds)
