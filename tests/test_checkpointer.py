@@ -160,7 +160,7 @@ def test_the_wal_starts_over_and_shrinks_when_writes_pause(tmp_path):
 def test_the_backlog_is_read_from_the_wal_index_header(tmp_path):
     """The checkpointer decides how hard to work from the -shm header (frames in the WAL
     minus frames copied back), without taking SQLite's locks."""
-    from dynamodbforge.storage.checkpointer import wal_backlog_frames
+    from dynamodbforge.storage.checkpointer import wal_frames
 
     path = str(tmp_path / "ddbforge.sqlite3")
     engine = SQLiteEngine(path)
@@ -170,16 +170,16 @@ def test_the_backlog_is_read_from_the_wal_index_header(tmp_path):
             with engine.write() as batch:
                 for i in range(start, start + 50):
                     batch.put(b"k%06d" % i, b"v" * 3000)
-        wal_frames = (os.path.getsize(path + "-wal") - 32) // (4096 + 24)  # never restarted: all in use
-        assert wal_frames > 300
-        assert wal_backlog_frames(path) == wal_frames
+        in_wal = (os.path.getsize(path + "-wal") - 32) // (4096 + 24)  # never restarted: all in use
+        assert in_wal > 300
+        assert wal_frames(path) == (in_wal, in_wal)
         conn = sqlite3.connect(path)
         try:
             _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         finally:
             conn.close()
-        assert frames == copied == wal_frames
-        assert wal_backlog_frames(path) == 0
+        assert frames == copied == in_wal
+        assert wal_frames(path) == (in_wal, 0)
     finally:
         engine.close()
-    assert wal_backlog_frames(str(tmp_path / "missing.sqlite3")) == 0
+    assert wal_frames(str(tmp_path / "missing.sqlite3")) == (0, 0)

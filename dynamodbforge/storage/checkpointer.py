@@ -146,32 +146,38 @@ def run(path: str, synchronous: str, parent_pid: int, interval: float = INTERVAL
 _SHM_HEADER = struct.Struct("=16xI76xI")  # mxFrame (offset 16) and nBackfill (offset 96), native order
 
 
-def wal_backlog_frames(path: str) -> int:
-    """WAL frames not yet copied back into the database file, from the wal-index header.
+def wal_frames(path: str) -> tuple[int, int]:
+    """(frames in use, frames not yet copied back into the database file), from the
+    wal-index header.
 
     Read without SQLite's locks, so it may be momentarily stale or torn; that is good
-    enough to decide how hard to work.  0 when there is no readable header."""
+    enough to decide how hard to work.  (0, 0) when there is no readable header."""
     try:
         with open(path + "-shm", "rb") as shm:
             header = shm.read(_SHM_HEADER.size)
     except OSError:
-        return 0
+        return 0, 0
     if len(header) < _SHM_HEADER.size:
-        return 0
+        return 0, 0
     max_frame, backfilled = _SHM_HEADER.unpack(header)
-    return max(0, max_frame - backfilled)
+    return max_frame, max(0, max_frame - backfilled)
 
 
 def watch_backlog(path: str, thread_id: int, stop: threading.Event, page_size: int = 4096,
-                  boost_bytes: int = BOOST_BACKLOG_BYTES) -> None:
+                  boost_bytes: int = BOOST_BACKLOG_BYTES, restart_bytes: int = WAL_RESTART_BYTES) -> None:
     """Keep thread ``thread_id`` idle-class unless over ``boost_bytes`` of WAL frames wait to be
-    copied back; then an ordinary thread (at its nice 10) until a quarter of that is left."""
+    copied back; then an ordinary thread (at its nice 10) until a quarter of that is left.
+
+    Also boosted while the WAL nears the forced RESTART (three quarters of ``restart_bytes``
+    in use) with more than RESTART_BACKLOG_BYTES to copy: what is left to copy when the
+    RESTART comes is what writers wait for."""
     boosted = False
     while not stop.wait(WATCH_SECONDS):
-        backlog = wal_backlog_frames(path) * page_size
-        if not boosted and backlog > boost_bytes:
+        in_use, backlog = (frames * page_size for frames in wal_frames(path))
+        nearing_restart = in_use > restart_bytes * 3 // 4 and backlog > RESTART_BACKLOG_BYTES
+        if not boosted and (backlog > boost_bytes or nearing_restart):
             boosted = _set_policy(thread_id, getattr(os, "SCHED_OTHER", None))
-        elif boosted and backlog < boost_bytes // 4:
+        elif boosted and backlog < boost_bytes // 4 and not nearing_restart:
             boosted = not _set_policy(thread_id, getattr(os, "SCHED_IDLE", None))
 
 
