@@ -16,15 +16,16 @@ the server so that it does not compete with the server's own start-up; a fork of
 server would share, and copy on every write, the server's whole heap.
 
 Its checkpointing thread runs under SCHED_IDLE: it only gets CPU time the server leaves
-idle (where Linux lets it leave that class again, see ``can_leave_idle_class``; elsewhere
-it is an ordinary process at nice 10).  At nice 10 it still took scheduler slices of several milliseconds
-on the server's core, and every round (0.1 s) stalled a write at one connection for
-5-14 ms (measured with bench/stalls.py); under SCHED_IDLE the server preempts it at once.
+idle (where Linux lets it leave that class again, see ``can_leave_idle_class``;
+elsewhere it is an ordinary process at nice 10).  At nice 10 it still took scheduler
+slices of several milliseconds on the server's core, and every round (0.1 s) stalled a
+write at one connection for 5-14 ms (measured with bench/stalls.py); under SCHED_IDLE
+the server preempts it at once.
 A server that never leaves its core idle would starve it, though (measured: 4 GB of WAL
 frames not copied back after preloading 1,000,000 items, and multi-second stalls when
 they finally were), so while more than ``BOOST_BACKLOG_BYTES`` wait to be copied it
-competes as an ordinary process at nice 10, until the backlog is down to a quarter.
-A watcher thread (itself at nice 10, never idle-class) decides that every 0.05 s from
+competes as an ordinary process at nice 10, until the backlog is down to a quarter (and
+also while the WAL nears the forced RESTART below, see ``watch_backlog``).  A watcher thread (itself at nice 10, never idle-class) decides that every 0.05 s from
 the wal-index header in the ``-shm`` file (SQLite's documented layout: mxFrame at byte
 16, nBackfill at byte 96), which costs nothing, and switches the checkpointing thread's
 policy even in the middle of a round: a round begun while the server was idle would
