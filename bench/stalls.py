@@ -17,9 +17,13 @@ import random
 import socket
 import sys
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
-PAYLOAD = "x" * 170
+if __package__ in (None, ""):  # `python bench/stalls.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.preload import PAYLOAD  # noqa: E402 - the preloaded items' payload
+
 HEAD = ("POST / HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-amz-json-1.0\r\n"
         "X-Amz-Target: DynamoDB_20120810.{op}\r\nContent-Length: {length}\r\n\r\n")
 

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import create_table, make_client
+from server_process import ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 OPS = ["GetItem", "PutItem", "UpdateItem", "Query", "BatchWriteItem"]
@@ -55,10 +57,6 @@ def test_quick_benchmark_runs_every_operation_without_errors(tmp_path: Path) -> 
 
 def test_stall_finder_reports_percentiles_and_slow_answers(tmp_path: Path) -> None:
     """``python -m bench.stalls`` writes new items one request at a time and lists slow answers."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import create_table, make_client
-    from server_process import ServerProcess
-
     server = ServerProcess(str(tmp_path / "data")).start()
     try:
         client = make_client(server.endpoint)

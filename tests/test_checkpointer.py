@@ -24,9 +24,8 @@ def _stat(pid: int) -> list[str] | None:
     return raw[raw.rindex(")") + 2:].split()  # fields after "pid (comm)": state is [0]
 
 
-SCHED_IDLE = 5
 # its policy: SCHED_IDLE where it may leave that class again (root here), else nice 10 alone
-POLICY = SCHED_IDLE if can_leave_idle_class() else 0
+POLICY = os.SCHED_IDLE if can_leave_idle_class() else os.SCHED_OTHER
 
 
 def _checkpointer_of(server_pid: int) -> int:
@@ -158,9 +157,9 @@ def test_the_wal_starts_over_and_shrinks_when_writes_pause(tmp_path):
 
 
 def test_the_backlog_is_read_from_the_wal_index_header(tmp_path):
-    """The checkpointer decides how hard to work from the -shm header (frames in the WAL
-    minus frames copied back), without taking SQLite's locks."""
-    from dynamodbforge.storage.checkpointer import wal_frames
+    """The checkpointer decides how hard to work from the -shm header (frames in the WAL,
+    frames not yet copied back, the page size), without taking SQLite's locks."""
+    from dynamodbforge.storage.checkpointer import wal_bytes
 
     path = str(tmp_path / "ddbforge.sqlite3")
     engine = SQLiteEngine(path)
@@ -172,14 +171,14 @@ def test_the_backlog_is_read_from_the_wal_index_header(tmp_path):
                     batch.put(b"k%06d" % i, b"v" * 3000)
         in_wal = (os.path.getsize(path + "-wal") - 32) // (4096 + 24)  # never restarted: all in use
         assert in_wal > 300
-        assert wal_frames(path) == (in_wal, in_wal)
+        assert wal_bytes(path) == (in_wal * 4096, in_wal * 4096)
         conn = sqlite3.connect(path)
         try:
             _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         finally:
             conn.close()
         assert frames == copied == in_wal
-        assert wal_frames(path) == (in_wal, 0)
+        assert wal_bytes(path) == (in_wal * 4096, 0)
     finally:
         engine.close()
-    assert wal_frames(str(tmp_path / "missing.sqlite3")) == (0, 0)
+    assert wal_bytes(str(tmp_path / "missing.sqlite3")) == (0, 0)

@@ -25,11 +25,12 @@ A server that never leaves its core idle would starve it, though (measured: 4 GB
 frames not copied back after preloading 1,000,000 items, and multi-second stalls when
 they finally were), so while more than ``BOOST_BACKLOG_BYTES`` wait to be copied it
 competes as an ordinary process at nice 10, until the backlog is down to a quarter (and
-also while the WAL nears the forced RESTART below, see ``watch_backlog``).  A watcher thread (itself at nice 10, never idle-class) decides that every 0.05 s from
-the wal-index header in the ``-shm`` file (SQLite's documented layout: mxFrame at byte
-16, nBackfill at byte 96), which costs nothing, and switches the checkpointing thread's
-policy even in the middle of a round: a round begun while the server was idle would
-otherwise starve once it is busy.
+also while the WAL nears the forced RESTART below, see ``watch_backlog``).  A watcher
+thread (itself at nice 10, never idle-class) decides that every 0.05 s from the
+wal-index header in the ``-shm`` file (SQLite's documented layout: page size at byte 14,
+mxFrame at 16, nBackfill at 96), which costs nothing, and switches the checkpointing
+thread's policy even in the middle of a round: a round begun while the server was idle
+would otherwise starve once it is busy.
 
 The WAL restarts — the next commit writes from its beginning again — only once every
 frame has been copied back and no reader still uses one.  Under a steady stream of
@@ -144,12 +145,15 @@ def run(path: str, synchronous: str, parent_pid: int, interval: float = INTERVAL
             conn.close()
 
 
-_SHM_HEADER = struct.Struct("=16xI76xI")  # mxFrame (offset 16) and nBackfill (offset 96), native order
+# szPage (offset 14; 1 stands for 65536), mxFrame (16) and nBackfill (96), in native byte order
+_SHM_HEADER = struct.Struct("=14xHI76xI")
+_SCHED_IDLE = getattr(os, "SCHED_IDLE", None)  # None: not Linux
+_SCHED_OTHER = getattr(os, "SCHED_OTHER", None)
 
 
-def wal_frames(path: str) -> tuple[int, int]:
-    """(frames in use, frames not yet copied back into the database file), from the
-    wal-index header.
+def wal_bytes(path: str) -> tuple[int, int]:
+    """(bytes of WAL frames in use, of those not yet copied back into the database file),
+    counted in pages as ``PRAGMA wal_checkpoint`` counts frames, from the wal-index header.
 
     Read without SQLite's locks, so it may be momentarily stale or torn; that is good
     enough to decide how hard to work.  (0, 0) when there is no readable header."""
@@ -160,11 +164,12 @@ def wal_frames(path: str) -> tuple[int, int]:
         return 0, 0
     if len(header) < _SHM_HEADER.size:
         return 0, 0
-    max_frame, backfilled = _SHM_HEADER.unpack(header)
-    return max_frame, max(0, max_frame - backfilled)
+    page_size, max_frame, backfilled = _SHM_HEADER.unpack(header)
+    page_size = 65536 if page_size == 1 else page_size
+    return max_frame * page_size, max(0, max_frame - backfilled) * page_size
 
 
-def watch_backlog(path: str, thread_id: int, stop: threading.Event, page_size: int = 4096,
+def watch_backlog(path: str, thread_id: int, stop: threading.Event,
                   boost_bytes: int = BOOST_BACKLOG_BYTES, restart_bytes: int = WAL_RESTART_BYTES) -> None:
     """Keep thread ``thread_id`` idle-class unless over ``boost_bytes`` of WAL frames wait to be
     copied back; then an ordinary thread (at its nice 10) until a quarter of that is left.
@@ -174,12 +179,12 @@ def watch_backlog(path: str, thread_id: int, stop: threading.Event, page_size: i
     RESTART comes is what writers wait for."""
     boosted = False
     while not stop.wait(WATCH_SECONDS):
-        in_use, backlog = (frames * page_size for frames in wal_frames(path))
+        in_use, backlog = wal_bytes(path)
         nearing_restart = in_use > restart_bytes * 3 // 4 and backlog > RESTART_BACKLOG_BYTES
         if not boosted and (backlog > boost_bytes or nearing_restart):
-            boosted = _set_policy(thread_id, getattr(os, "SCHED_OTHER", None))
+            boosted = _set_policy(thread_id, _SCHED_OTHER)
         elif boosted and backlog < boost_bytes // 4 and not nearing_restart:
-            boosted = not _set_policy(thread_id, getattr(os, "SCHED_IDLE", None))
+            boosted = not _set_policy(thread_id, _SCHED_IDLE)
 
 
 def can_leave_idle_class() -> bool:
@@ -189,14 +194,13 @@ def can_leave_idle_class() -> bool:
     without root, CAP_SYS_NICE or a raised limit a boost would fail and the checkpointer
     would starve under a busy server, so it then stays an ordinary nice-10 process.
     Tried on a throwaway thread."""
-    idle, other = getattr(os, "SCHED_IDLE", None), getattr(os, "SCHED_OTHER", None)
-    if idle is None or other is None:
+    if _SCHED_IDLE is None or _SCHED_OTHER is None:
         return False
     result: list[bool] = []
 
     def probe() -> None:
         me = threading.get_native_id()
-        result.append(_set_policy(me, idle) and _set_policy(me, other))
+        result.append(_set_policy(me, _SCHED_IDLE) and _set_policy(me, _SCHED_OTHER))
 
     thread = threading.Thread(target=probe, name="policy-probe")
     thread.start()
@@ -277,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         me = threading.get_native_id()
         watcher = threading.Thread(target=watch_backlog, args=(args.db, me, stop), name="backlog", daemon=True)
         watcher.start()
-        _set_policy(me, getattr(os, "SCHED_IDLE", None))  # only the CPU time the server leaves idle
+        _set_policy(me, _SCHED_IDLE)  # only the CPU time the server leaves idle
     try:
         run(args.db, args.sync, args.parent_pid, idle_restart_bytes=args.idle_restart_bytes,
             keep_wal_bytes=args.keep_wal_bytes, shrink_after=args.shrink_after_seconds)
