@@ -134,6 +134,27 @@ def test_query_sums_item_sizes_then_rounds(dynamodb, range_tbl):
     assert out["Count"] == 0 and out["ConsumedCapacity"]["CapacityUnits"] == 1.0
 
 
+def test_query_counts_item_sizes_not_their_json(dynamodb, range_tbl):
+    # 60 items of 40 small numbers: 199 bytes each as DynamoDB counts them (198 for sk 0):
+    # pk 2+4, sk 2+2, n0 2+1, n1..n9 9 x (2+2), n10..n39 30 x (3+2); their JSON is ~3.5x that
+    numbers = {f"n{j}": {"N": str(j)} for j in range(40)}
+    for start in range(0, 60, 25):
+        dynamodb.batch_write_item(RequestItems={range_tbl: [
+            {"PutRequest": {"Item": {"pk": {"S": "nums"}, "sk": {"N": str(i)}, **numbers}}}
+            for i in range(start, min(start + 25, 60))]})
+    query = dict(TableName=range_tbl, KeyConditionExpression="pk = :p", ConsistentRead=True,
+                 ExpressionAttributeValues={":p": {"S": "nums"}})
+    out = dynamodb.query(**query, ReturnConsumedCapacity="TOTAL")
+    assert out["Count"] == 60 and out["ConsumedCapacity"]["CapacityUnits"] == 3.0  # 11,939 bytes
+    # 20 items: 3,979 bytes, one unit, though over 13 KB as JSON
+    out = dynamodb.query(**query, Limit=20, ReturnConsumedCapacity="TOTAL")
+    assert out["Count"] == 20 and out["ConsumedCapacity"]["CapacityUnits"] == 1.0
+    # the same page without capacity (answered from the stored bytes) holds the same items
+    plain = dynamodb.query(**query, Limit=20)
+    assert plain["Items"] == out["Items"] and plain["LastEvaluatedKey"] == out["LastEvaluatedKey"]
+    assert plain["Count"] == plain["ScannedCount"] == 20 and "ConsumedCapacity" not in plain
+
+
 def test_scan_sums_item_sizes(dynamodb):
     name = create_table(dynamodb, unique_name("capscan"))
     try:

@@ -48,45 +48,77 @@ def _page(
     req: dict[str, Any],
     rows: Iterator[tuple[bytes, bytes]],
     ctx: ExpressionContext,
-) -> dict[str, Any]:
-    """Read rows until Limit items or 1 MB were evaluated; filter, project, count."""
+    raw_ok: bool = False,
+) -> dict[str, Any] | bytes:
+    """Read rows until Limit items or 1 MB were evaluated; filter, project, count.
+
+    Sizes: the stored JSON of an item is never shorter than its DynamoDB size
+    (capacity.read_units_for_raw), so while the JSON read stays under 1 MB the page
+    cannot have reached 1 MB either, and at most 4 KB of it costs the minimum.  Exact
+    sizes, which mean parsing every item, are only worked out past those bounds.  With
+    no filter, projection or hidden items an item is not parsed at all, and with
+    ``raw_ok`` (the caller sends the result as it is) the stored bytes become the
+    response's Items verbatim, as GetItem's do.
+    """
     filt, proj = _read_options(ctx, req)
     limit = req.get("Limit")
     count_only = req.get("Select") == "COUNT"
-    items: list[dict[str, Any]] = []
-    scanned = 0
-    total_size = 0
-    last: dict[str, Any] | None = None
-    first_hash: dict[str, Any] | None = None  # the partition a Query read
     hidden = ttl_state.hidden_predicate(db, info)  # --ttl-hide-expired
+    parse = filt is not None or proj is not None or hidden is not None
+    raw_out = raw_ok and not parse and not count_only and req.get("ReturnConsumedCapacity", "NONE") == "NONE"
+    kept: list[Any] = []  # the items returned: dicts, or their stored bytes (raw_out)
+    read: list[bytes] = []  # every item evaluated, as stored
+    json_bytes = 0  # their stored length: never less than their DynamoDB size
+    exact: int | None = None  # their DynamoDB size, once the stored length passes 1 MB
+    last_raw: bytes | None = None
     for _key, raw in rows:
-        item = orjson.loads(raw)
+        item = orjson.loads(raw) if parse else None
         if hidden is not None and hidden(item):  # as if already deleted by TTL
             continue
-        scanned += 1
-        if first_hash is None:
-            first_hash = item[info.hash_key.name]
-        total_size += attributes.item_size(item)
+        read.append(raw)
+        json_bytes += len(raw)
+        if exact is not None:
+            exact += attributes.item_size(item if item is not None else orjson.loads(raw))
+        elif json_bytes >= PAGE_BYTES:
+            exact = _exact_size(read)
         if filt is None or filt.evaluate(item):
-            items.append(item if count_only or proj is None else proj.apply(item))
-        if (limit is not None and scanned >= limit) or total_size >= PAGE_BYTES:
-            last = key_of(info, item)
+            if raw_out or count_only:
+                kept.append(raw)
+            else:
+                kept.append(orjson.loads(raw) if item is None else item if proj is None else proj.apply(item))
+        if (limit is not None and len(read) >= limit) or (exact is not None and exact >= PAGE_BYTES):
+            last_raw = raw
             break
+    scanned = len(read)
+    last = key_of(info, orjson.loads(last_raw)) if last_raw is not None else None
+    if exact is None:
+        exact = json_bytes if json_bytes <= capacity.READ_UNIT_BYTES else _exact_size(read)
+    # capacity (item sizes summed, then rounded up to 4 KB once), Query's partition key
+    usage = capacity.Usage(info, capacity.READ)
+    usage.returned = len(kept)
+    partition = None
+    if read and ("KeyConditionExpression" in req or "KeyConditions" in req):
+        partition = {info.hash_key.name: orjson.loads(read[0])[info.hash_key.name]}
+    usage.add(capacity.read_units(exact, bool(req.get("ConsistentRead"))), partition)
+    if raw_out:
+        capacity.record(usage)
+        tail = b'],"Count":%d,"ScannedCount":%d' % (len(kept), scanned)
+        if last is not None:
+            tail += b',"LastEvaluatedKey":' + orjson.dumps(last)
+        return b'{"Items":[' + b",".join(kept) + tail + b"}"
     out: dict[str, Any] = {}
     if not count_only:
-        out["Items"] = items
-    out["Count"] = len(items)
+        out["Items"] = kept
+    out["Count"] = len(kept)
     out["ScannedCount"] = scanned
     if last is not None:
         out["LastEvaluatedKey"] = last
-    # capacity (item sizes summed, then rounded up to 4 KB once), Query's partition key
-    usage = capacity.Usage(info, capacity.READ)
-    usage.returned = len(items)
-    partition = None
-    if first_hash is not None and ("KeyConditionExpression" in req or "KeyConditions" in req):
-        partition = {info.hash_key.name: first_hash}
-    usage.add(capacity.read_units(total_size, bool(req.get("ConsistentRead"))), partition)
     return capacity.attach(out, req, usage)
+
+
+def _exact_size(stored: list[bytes]) -> int:
+    """The DynamoDB size of stored items, summed."""
+    return sum(attributes.item_size(orjson.loads(raw)) for raw in stored)
 
 
 def _read_options(ctx: ExpressionContext, req: dict[str, Any]) -> tuple[Any, Any]:
@@ -160,7 +192,7 @@ def _check_query_filter(ctx: ExpressionContext, info: TableInfo, req: dict[str, 
             )
 
 
-def query(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+def query(db: Database, req: dict[str, Any]) -> dict[str, Any] | bytes:
     ctx = ExpressionContext(req.get("ExpressionAttributeNames"), req.get("ExpressionAttributeValues"))
     info = db.catalog.get(req["TableName"])
     if "IndexName" in req or req.get("Select") == "ALL_PROJECTED_ATTRIBUTES":  # index reads
@@ -188,12 +220,12 @@ def query(db: Database, req: dict[str, Any]) -> dict[str, Any]:
 def _read_page(
     db: Database, info: TableInfo, req: dict[str, Any], ctx: ExpressionContext,
     start: bytes, end: bytes | None, *, reverse: bool = False,
-) -> dict[str, Any]:
+) -> dict[str, Any] | bytes:
     """One page from one snapshot of the key range [start, end)."""
     if end is not None and start >= end:
-        return _page(db, info, req, iter(()), ctx)
+        return _page(db, info, req, iter(()), ctx, raw_ok=True)
     with db.engine.read() as reader:
-        return _page(db, info, req, reader.scan(start, end, reverse=reverse), ctx)
+        return _page(db, info, req, reader.scan(start, end, reverse=reverse), ctx, raw_ok=True)
 
 
 def _range_bounds(
@@ -225,7 +257,7 @@ def _range_bounds(
     raise errors.validation("Query key condition not supported")
 
 
-def scan(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+def scan(db: Database, req: dict[str, Any]) -> dict[str, Any] | bytes:
     ctx = ExpressionContext(req.get("ExpressionAttributeNames"), req.get("ExpressionAttributeValues"))
     info = db.catalog.get(req["TableName"])
     if "IndexName" in req or req.get("Select") == "ALL_PROJECTED_ATTRIBUTES":  # index reads
