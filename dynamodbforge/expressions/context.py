@@ -50,13 +50,15 @@ class ExpressionContext:
         return parsed.tree
 
     def _compile(self, kind: Any, text: str, param: str, order: tuple[str, ...],
-                 resolve: Callable[[Any, R.Resolver], Any]) -> Any:
+                 resolve: Callable[[Any, R.Resolver], Any], cache: bool = True) -> Any:
         """Parse and resolve one expression (both cached); errors read "Invalid <param>: ..."."""
         tree = self._parse(kind, text, param)
-        try:  # the same expression with the same names and values compiles to the same thing
-            key: Any = (kind, text, tuple(self.names.items()), orjson.dumps(self.values) if self.values else b"")
-        except TypeError:  # a value orjson cannot encode: don't cache
-            key = None
+        key: Any = None
+        if cache:
+            try:  # the same expression with the same names and values compiles to the same thing
+                key = (kind, text, tuple(self.names.items()), orjson.dumps(self.values) if self.values else b"")
+            except TypeError:  # a value orjson cannot encode: don't cache
+                pass
         hit = _RESOLVED.get(key) if key is not None else None
         if hit is not None:
             compiled, used_names, used_values = hit
@@ -73,7 +75,7 @@ class ExpressionContext:
             self._used_values |= used_values
         if key is not None:
             if len(_RESOLVED) >= _RESOLVED_MAX:
-                _RESOLVED.clear()
+                del _RESOLVED[next(iter(_RESOLVED))]  # the oldest: one at a time, no burst of garbage
             _RESOLVED[key] = (compiled, frozenset(used_names), frozenset(used_values))
         return compiled
 
@@ -104,8 +106,10 @@ class ExpressionContext:
         "Condition parameter type does not match schema type" check.
         """
         tree = self._parse(Pa.CONDITION, text, "KeyConditionExpression")
+        # resolved only for its checks: not cached, since a Query names a new partition value
+        # almost every time, and caching each would only push every other expression out
         self._compile(Pa.CONDITION, text, "KeyConditionExpression", R.CONDITION_ORDER,
-                      lambda parsed, resolver: R.resolve_condition(parsed, text, resolver))
+                      lambda parsed, resolver: R.resolve_condition(parsed, text, resolver), cache=False)
         return build_key_condition(tree, self.names, self.values, hash_key, range_key, key_types)
 
     def condition_heads(self, text: str) -> set[str]:
