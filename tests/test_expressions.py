@@ -544,6 +544,14 @@ def test_arithmetic():
     assert apply_err("SET b = :v + :v", item, values={":v": N("9" + "0" * 125)}) == (
         "Number overflow. Attempting to store a number with magnitude larger than supported range"
     )
+    # integers at the 38-digit edge: a result of one significant digit is fine, 39 are not
+    nines = "9" * 38
+    assert apply("SET n = :v + :one", {}, values={":v": N(nines), ":one": N(1)})["n"] == N("1" + "0" * 38)
+    assert apply("SET n = :v - :w", {}, values={":v": N(-5), ":w": N(-5)})["n"] == N(0)
+    assert apply("SET n = :v - :w", {}, values={":v": N(3), ":w": N(nines)})["n"] == N("-" + "9" * 37 + "6")
+    assert apply_err("SET n = :v + :v", {}, values={":v": N(nines)}) == (
+        "Attempting to store more than 38 significant digits in a Number"
+    )
 
 
 def test_update_function_static_errors():

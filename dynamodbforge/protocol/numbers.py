@@ -72,14 +72,36 @@ def to_decimal(text: str) -> Decimal:
     return _CTX.create_decimal(text)
 
 
+def _integer(text: str) -> bool:
+    """Whether a stored number is a plain integer ("42", "-7"): Python ints then do its
+    arithmetic exactly, without Decimal (a counter's ``SET #c = #c + :one``)."""
+    body = text[1:] if text[:1] == "-" else text
+    return body.isdigit() and body.isascii()
+
+
+def _small_integer_result(total: int) -> str | None:
+    """The canonical text of an integer result, when no range or precision rule can apply
+    (at most 38 digits); None: let Decimal check it."""
+    text = str(total)
+    return text if len(text) - (total < 0) <= MAX_DIGITS else None
+
+
 def add(a: str, b: str) -> str:
     """a + b as DynamoDB computes it (exact; range and precision checked)."""
+    if _integer(a) and _integer(b):
+        text = _small_integer_result(int(a) + int(b))
+        if text is not None:
+            return text
     result = _CTX.add(to_decimal(a), to_decimal(b))
     check(result)
     return format(result)
 
 
 def subtract(a: str, b: str) -> str:
+    if _integer(a) and _integer(b):
+        text = _small_integer_result(int(a) - int(b))
+        if text is not None:
+            return text
     result = _CTX.subtract(to_decimal(a), to_decimal(b))
     check(result)
     return format(result)
@@ -87,6 +109,9 @@ def subtract(a: str, b: str) -> str:
 
 def compare(a: str, b: str) -> int:
     """-1, 0 or 1 comparing two numbers numerically."""
+    if _integer(a) and _integer(b):
+        ia, ib = int(a), int(b)
+        return -1 if ia < ib else (1 if ia > ib else 0)
     da, db = to_decimal(a), to_decimal(b)
     return -1 if da < db else (1 if da > db else 0)
 
