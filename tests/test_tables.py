@@ -124,6 +124,30 @@ def test_item_count_and_size_are_live(dynamodb):
     dynamodb.delete_table(TableName=name)
 
 
+def test_item_size_follows_updates(dynamodb):
+    """UpdateItem works out the new size from the old one and the attributes it changed."""
+    name = create_table(dynamodb, unique_name())
+
+    def size() -> int:
+        return dynamodb.describe_table(TableName=name)["Table"]["TableSizeBytes"]
+
+    key = {"pk": {"S": "ab"}}
+    dynamodb.put_item(TableName=name, Item={**key, "m": {"M": {"x": {"N": "1"}}}, "s": {"S": "héllo"}})
+    # pk 2+2; m 1 + (3 + (1 + 1 + 2)), a 1-digit number being 2 bytes; s 1 + 6 ("é" is 2 bytes)
+    assert size() == 4 + 8 + 7
+    dynamodb.update_item(TableName=name, Key=key, UpdateExpression="SET m.y = :l REMOVE s ADD n :n",
+                         ExpressionAttributeValues={":l": {"L": [{"S": "ab"}, {"BOOL": True}]}, ":n": {"N": "12"}})
+    # m 1 + (3 + 4 + (1 + 1 + (3 + (1 + 2) + (1 + 1)))) = 18; n 1 + 2
+    assert size() == 4 + 18 + 3
+    out = dynamodb.update_item(TableName=name, Key=key, AttributeUpdates={"big": {"Value": {"S": "z" * 1500}}},
+                               ReturnConsumedCapacity="TOTAL")
+    assert size() == 25 + 3 + 1500
+    assert out["ConsumedCapacity"]["CapacityUnits"] == 2.0  # the new item, 1,528 bytes: two 1 KB units
+    dynamodb.update_item(TableName=name, Key=key, UpdateExpression="REMOVE big, m.x")
+    assert size() == 4 + (18 - 4) + 3
+    dynamodb.delete_table(TableName=name)
+
+
 def test_item_count_and_size_stay_exact_under_concurrent_writes(dynamodb):
     """Concurrent writes share commits (group commit); statistics must still add up exactly,
     including writes whose condition failed (they change nothing) and deletes."""

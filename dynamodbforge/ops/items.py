@@ -140,7 +140,20 @@ class WriteAction:
             return base
         result = self.update.apply(base, item_exists=old is not None)
         new = result.new_item
-        self.new_size = attributes.item_size(new)
+        if old is None:
+            self.new_size = attributes.item_size(new)
+        else:
+            # Sizes add up per top-level attribute and the update changed only those it
+            # names: the old size (needed for statistics anyway) adjusted by them, rather
+            # than a second walk of the whole item.
+            size = attributes.item_size(old)
+            for name in result.updated_attributes:
+                if name in old:
+                    size -= attributes.attribute_size(name, old[name])
+                if name in new:
+                    size += attributes.attribute_size(name, new[name])
+            attributes.remember_size(new, size)
+            self.new_size = size
         if self.new_size > MAX_ITEM_BYTES:
             raise errors.validation("Item size to update has exceeded the maximum allowed size")
         return new

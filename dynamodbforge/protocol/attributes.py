@@ -395,10 +395,21 @@ def item_size(item: dict[str, Any]) -> int:
     total = 0
     for name, av in item.items():
         total += _utf8_len(name) + value_size(av)
+    remember_size(item, total)
+    return total
+
+
+def attribute_size(name: str, av: dict[str, Any]) -> int:
+    """One top-level attribute's share of its item's size (item sizes add these up)."""
+    return _utf8_len(name) + value_size(av)
+
+
+def remember_size(item: dict[str, Any], size: int) -> None:
+    """Record ``item``'s size, worked out otherwise (see item_size), for later item_size calls."""
+    memo = _SIZE_MEMO
     if len(memo) >= _SIZE_MEMO_MAX:
         del memo[next(iter(memo))]  # the oldest
-    memo[id(item)] = (item, total)
-    return total
+    memo[id(item)] = (item, size)
 
 
 _SIZE_MEMO: dict[int, tuple[Any, int]] = {}
