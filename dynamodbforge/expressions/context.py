@@ -51,7 +51,8 @@ class ExpressionContext:
 
     def _compile(self, kind: Any, text: str, param: str, order: tuple[str, ...],
                  resolve: Callable[[Any, R.Resolver], Any], cache: bool = True) -> Any:
-        """Parse and resolve one expression (both cached); errors read "Invalid <param>: ..."."""
+        """Parse and resolve one expression (the resolution cached unless ``cache`` is False);
+        errors read "Invalid <param>: ..."."""
         tree = self._parse(kind, text, param)
         key: Any = None
         if cache:
