@@ -55,10 +55,10 @@ def _page(
     Sizes: the stored JSON of an item is never shorter than its DynamoDB size
     (capacity.read_units_for_raw), so while the JSON read stays under 1 MB the page
     cannot have reached 1 MB either, and at most 4 KB of it costs the minimum.  Exact
-    sizes, which mean parsing every item, are only worked out past those bounds.  With
-    no filter, projection or hidden items an item is not parsed at all, and with
-    ``raw_ok`` (the caller sends the result as it is) the stored bytes become the
-    response's Items verbatim, as GetItem's do.
+    sizes, which mean parsing every item, are only worked out past those bounds.  An item
+    is parsed at most once, and only when something needs it (a filter, a projection,
+    hidden items, an answer built as a dict); with ``raw_ok`` (the caller sends the
+    result as it is) the stored bytes become the response's Items verbatim, as GetItem's do.
     """
     filt, proj = _read_options(ctx, req)
     limit = req.get("Limit")
@@ -66,39 +66,39 @@ def _page(
     hidden = ttl_state.hidden_predicate(db, info)  # --ttl-hide-expired
     parse = filt is not None or proj is not None or hidden is not None
     raw_out = raw_ok and not parse and not count_only and req.get("ReturnConsumedCapacity", "NONE") == "NONE"
+    need_items = parse or not (raw_out or count_only)  # the item itself, not only its bytes
     kept: list[Any] = []  # the items returned: dicts, or their stored bytes (raw_out)
-    read: list[bytes] = []  # every item evaluated, as stored
+    read: list[Any] = []  # every item evaluated: its dict where parsed, else its stored bytes
     json_bytes = 0  # their stored length: never less than their DynamoDB size
     exact: int | None = None  # their DynamoDB size, once the stored length passes 1 MB
-    last_raw: bytes | None = None
+    last: Any = None  # the item the page stopped at (LastEvaluatedKey), as in ``read``
     for _key, raw in rows:
-        item = orjson.loads(raw) if parse else None
+        item = orjson.loads(raw) if need_items else None
         if hidden is not None and hidden(item):  # as if already deleted by TTL
             continue
-        read.append(raw)
+        entry = raw if item is None else item
+        read.append(entry)
         json_bytes += len(raw)
         if exact is not None:
-            exact += attributes.item_size(item if item is not None else orjson.loads(raw))
+            exact += _size_of(entry)
         elif json_bytes >= PAGE_BYTES:
-            exact = _exact_size(read)
+            exact = sum(map(_size_of, read))
         if filt is None or filt.evaluate(item):
-            if raw_out or count_only:
-                kept.append(raw)
-            else:
-                kept.append(orjson.loads(raw) if item is None else item if proj is None else proj.apply(item))
+            kept.append(entry if proj is None else proj.apply(item))
         if (limit is not None and len(read) >= limit) or (exact is not None and exact >= PAGE_BYTES):
-            last_raw = raw
+            last = entry
             break
     scanned = len(read)
-    last = key_of(info, orjson.loads(last_raw)) if last_raw is not None else None
+    if last is not None:
+        last = key_of(info, _as_item(last))
     if exact is None:
-        exact = json_bytes if json_bytes <= capacity.READ_UNIT_BYTES else _exact_size(read)
+        exact = json_bytes if json_bytes <= capacity.READ_UNIT_BYTES else sum(map(_size_of, read))
     # capacity (item sizes summed, then rounded up to 4 KB once), Query's partition key
     usage = capacity.Usage(info, capacity.READ)
     usage.returned = len(kept)
     partition = None
     if read and ("KeyConditionExpression" in req or "KeyConditions" in req):
-        partition = {info.hash_key.name: orjson.loads(read[0])[info.hash_key.name]}
+        partition = {info.hash_key.name: _as_item(read[0])[info.hash_key.name]}
     usage.add(capacity.read_units(exact, bool(req.get("ConsistentRead"))), partition)
     if raw_out:
         capacity.record(usage)
@@ -116,9 +116,13 @@ def _page(
     return capacity.attach(out, req, usage)
 
 
-def _exact_size(stored: list[bytes]) -> int:
-    """The DynamoDB size of stored items, summed."""
-    return sum(attributes.item_size(orjson.loads(raw)) for raw in stored)
+def _as_item(entry: Any) -> dict[str, Any]:
+    """An item read by _page: kept as its dict where it was parsed, else as its stored bytes."""
+    return entry if type(entry) is dict else orjson.loads(entry)
+
+
+def _size_of(entry: Any) -> int:
+    return attributes.item_size(_as_item(entry))
 
 
 def _read_options(ctx: ExpressionContext, req: dict[str, Any]) -> tuple[Any, Any]:
