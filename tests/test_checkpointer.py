@@ -159,7 +159,7 @@ def test_the_wal_starts_over_and_shrinks_when_writes_pause(tmp_path):
 def test_the_backlog_is_read_from_the_wal_index_header(tmp_path):
     """The checkpointer decides how hard to work from the -shm header (frames in the WAL,
     frames not yet copied back, the page size), without taking SQLite's locks."""
-    from dynamodbforge.storage.checkpointer import wal_bytes
+    from dynamodbforge.storage.checkpointer import wal_index
 
     path = str(tmp_path / "ddbforge.sqlite3")
     engine = SQLiteEngine(path)
@@ -171,14 +171,117 @@ def test_the_backlog_is_read_from_the_wal_index_header(tmp_path):
                     batch.put(b"k%06d" % i, b"v" * 3000)
         in_wal = (os.path.getsize(path + "-wal") - 32) // (4096 + 24)  # never restarted: all in use
         assert in_wal > 300
-        assert wal_bytes(path) == (in_wal * 4096, in_wal * 4096)
+        assert wal_index(path) == (4096, in_wal, 0)
         conn = sqlite3.connect(path)
         try:
             _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         finally:
             conn.close()
         assert frames == copied == in_wal
-        assert wal_bytes(path) == (in_wal * 4096, 0)
+        assert wal_index(path) == (4096, in_wal, in_wal)
     finally:
         engine.close()
-    assert wal_bytes(str(tmp_path / "missing.sqlite3")) == (0, 0)
+    assert wal_index(str(tmp_path / "missing.sqlite3")) == (0, 0, 0)
+
+
+def _resident_pages(path: str, offset: int, length: int) -> int:
+    """How many of the file's pages in [offset, offset + length) are in the page cache (mincore)."""
+    import ctypes
+    import mmap as mmap_module
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    page = mmap_module.PAGESIZE
+    start = offset - offset % page
+    length += offset - start
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        address = libc.mmap(None, length, mmap_module.PROT_READ, mmap_module.MAP_SHARED, fd, start)
+        assert address not in (None, ctypes.c_void_p(-1).value), ctypes.get_errno()
+        try:
+            vector = ctypes.create_string_buffer((length + page - 1) // page)
+            assert libc.mincore(address, length, vector) == 0, ctypes.get_errno()
+            return sum(byte & 1 for byte in vector.raw)
+        finally:
+            libc.munmap(address, length)
+    finally:
+        os.close(fd)
+
+
+def test_the_wal_blocks_the_next_commits_write_are_read_into_the_page_cache(tmp_path):
+    """Commits overwrite WAL blocks written long before; a block no longer cached would be
+    read from disk inside the COMMIT (frames are not block-aligned).  The watcher asks for
+    the blocks just after the last frame, and for the WAL's first blocks (where it
+    restarts), to be read ahead."""
+    if not sys.platform.startswith("linux"):
+        import pytest
+        pytest.skip("mincore and POSIX_FADV_WILLNEED as Linux has them")
+    from dynamodbforge.storage.checkpointer import WalPrefetcher, wal_index
+
+    path = str(tmp_path / "ddbforge.sqlite3")
+    engine = SQLiteEngine(path)
+    engine.disable_autocheckpoint()
+    try:
+        for start in range(0, 3000, 100):  # ~3,000 frames, about 12 MB of WAL
+            with engine.write() as batch:
+                for i in range(start, start + 100):
+                    batch.put(b"k%06d" % i, b"v" * 3000)
+        wal = path + "-wal"
+        size = os.path.getsize(wal)
+        page_size, frames, _copied = wal_index(path)
+        assert page_size == 4096 and frames > 2500
+
+        def drop_cache() -> None:
+            fd = os.open(wal, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # only clean pages can be dropped
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+        def wait_resident(offset: int, length: int) -> int:
+            deadline = time.monotonic() + 5
+            while True:  # readahead completes in the background
+                pages = _resident_pages(wal, offset, length)
+                if pages * 4096 >= length or time.monotonic() > deadline:
+                    return pages
+                time.sleep(0.02)
+
+        ahead = 1024 * 1024
+        max_frame = 1000  # as if 1,000 frames were in use: the next commit writes frame 1,001
+        head = 32 + max_frame * (4096 + 24)
+        drop_cache()
+        assert _resident_pages(wal, 0, size) <= 2
+        prefetcher = WalPrefetcher(path, ahead=ahead)
+        try:
+            prefetcher.advance(4096, max_frame)
+            assert wait_resident(head, ahead) * 4096 >= ahead  # after the last frame
+            assert wait_resident(0, ahead) * 4096 >= ahead  # where the WAL restarts
+            # and nothing further on: it reads ahead, it does not read the whole file
+            far = head + 4 * ahead
+            assert _resident_pages(wal, far, size - far) <= 64
+
+            # the write position moves on: what the window now adds is read too
+            drop_cache()
+            prefetcher.advance(4096, max_frame + 200)
+            moved = 32 + (max_frame + 200) * (4096 + 24)
+            assert wait_resident(head + ahead, moved - head) * 4096 >= moved - head
+        finally:
+            prefetcher.close()
+        # pages may be dropped again after they were read: now and then the whole window
+        # is asked for again (here at every call)
+        drop_cache()
+        prefetcher = WalPrefetcher(path, ahead=ahead, recheck_seconds=0)
+        try:
+            prefetcher.advance(4096, max_frame)
+            drop_cache()
+            prefetcher.advance(4096, max_frame)
+            assert wait_resident(head, ahead) * 4096 >= ahead
+            assert wait_resident(0, ahead) * 4096 >= ahead
+        finally:
+            prefetcher.close()
+    finally:
+        engine.close()
