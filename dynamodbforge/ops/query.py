@@ -91,15 +91,16 @@ def _page(
     scanned = len(read)
     if last is not None:
         last = key_of(info, _as_item(last))
-    if exact is None:
-        exact = json_bytes if json_bytes <= capacity.READ_UNIT_BYTES else sum(map(_size_of, read))
+    # under 4 KB of stored JSON the page costs the minimum, whatever its exact size
+    size = exact if exact is not None else (
+        json_bytes if json_bytes <= capacity.READ_UNIT_BYTES else sum(map(_size_of, read)))
     # capacity (item sizes summed, then rounded up to 4 KB once), Query's partition key
     usage = capacity.Usage(info, capacity.READ)
     usage.returned = len(kept)
     partition = None
     if read and ("KeyConditionExpression" in req or "KeyConditions" in req):
         partition = {info.hash_key.name: _as_item(read[0])[info.hash_key.name]}
-    usage.add(capacity.read_units(exact, bool(req.get("ConsistentRead"))), partition)
+    usage.add(capacity.read_units(size, bool(req.get("ConsistentRead"))), partition)
     if raw_out:
         capacity.record(usage)
         tail = b'],"Count":%d,"ScannedCount":%d' % (len(kept), scanned)

@@ -77,6 +77,7 @@ KEEP_WAL_BYTES = 64 * 1024 * 1024
 RESTART_BACKLOG_BYTES = 4 * 1024 * 1024
 BOOST_BACKLOG_BYTES = 64 * 1024 * 1024
 PREFETCH_BYTES = 8 * 1024 * 1024
+PREFETCH_RECHECK_SECONDS = 1.0
 WATCH_SECONDS = 0.05
 SHRINK_AFTER_SECONDS = 30.0
 RESTART_BACKOFF_SECONDS = 1.0
@@ -192,9 +193,9 @@ class WalPrefetcher:
 
     HEADER_BYTES = 32
     FRAME_HEADER_BYTES = 24
-    RECHECK_SECONDS = 1.0
 
-    def __init__(self, path: str, ahead: int = PREFETCH_BYTES, recheck_seconds: float = RECHECK_SECONDS) -> None:
+    def __init__(self, path: str, ahead: int = PREFETCH_BYTES,
+                 recheck_seconds: float = PREFETCH_RECHECK_SECONDS) -> None:
         self._path = path + "-wal"
         self._ahead = ahead
         self._recheck_seconds = recheck_seconds
@@ -217,7 +218,7 @@ class WalPrefetcher:
                 # for earlier may have been dropped since
                 self._recheck_at = now + self._recheck_seconds
                 os.posix_fadvise(fd, 0, self._ahead, os.POSIX_FADV_WILLNEED)
-                self._fetched_to = head
+                self._fetched_to = head if head > self._ahead else self._ahead  # [head, ahead) is in it
             end = head + self._ahead
             if end > self._fetched_to:
                 start = max(head, self._fetched_to)
