@@ -184,6 +184,43 @@ def test_the_backlog_is_read_from_the_wal_index_header(tmp_path):
     assert wal_index(str(tmp_path / "missing.sqlite3")) == (0, 0, 0)
 
 
+def test_reading_the_wal_index_keeps_the_locks_of_this_process_connections(tmp_path):
+    """SQLite's locks on the -shm file are POSIX record locks: closing any descriptor of
+    the file in a process releases all of that process's locks on it.  The checkpointer
+    reads the header while its own connection may be writing (restart_when_idle) or
+    checkpointing; the server must still find the database locked for writing."""
+    from dynamodbforge.storage.checkpointer import wal_index
+
+    path = str(tmp_path / "ddbforge.sqlite3")
+    SQLiteEngine(path).close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    probe = ("import sqlite3, sys\n"
+             "conn = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)\n"
+             "try:\n"
+             "    conn.execute('BEGIN IMMEDIATE')\n"
+             "except sqlite3.OperationalError as exc:\n"
+             "    print(exc)\n"
+             "else:\n"
+             "    print('got the write lock')\n")
+
+    def other_writer() -> str:
+        return subprocess.run([sys.executable, "-c", probe, path], capture_output=True, text=True,
+                              timeout=60).stdout.strip()
+
+    try:
+        conn.execute("PRAGMA user_version=6")  # a commit: the header has the page size now
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("PRAGMA user_version=7")
+        assert other_writer() == "database is locked"
+        for _ in range(3):  # the first call opens the file, later ones reuse the descriptor
+            assert wal_index(path)[0] == 4096
+        assert other_writer() == "database is locked"
+        conn.execute("COMMIT")
+        assert other_writer() == "got the write lock"
+    finally:
+        conn.close()
+
+
 def _resident_pages(path: str, offset: int, length: int) -> int:
     """How many of the file's pages in [offset, offset + length) are in the page cache (mincore)."""
     import ctypes

@@ -158,16 +158,54 @@ def wal_index(path: str) -> tuple[int, int, int]:
     """(page size, frames in use, frames copied back) from the wal-index header.
 
     Read without SQLite's locks, so it may be momentarily stale or torn; that is good
-    enough to decide how hard to work.  (0, 0, 0) when there is no readable header."""
+    enough to decide how hard to work.  (0, 0, 0) when there is no readable header.
+    Read through a descriptor that stays open (see ``_shm_descriptor``)."""
+    fd = _shm_descriptor(path + "-shm")
+    if fd is None:
+        return 0, 0, 0
     try:
-        with open(path + "-shm", "rb") as shm:
-            header = shm.read(_SHM_HEADER.size)
+        header = os.pread(fd, _SHM_HEADER.size, 0)
     except OSError:
         return 0, 0, 0
     if len(header) < _SHM_HEADER.size:
         return 0, 0, 0
     page_size, max_frame, backfilled = _SHM_HEADER.unpack(header)
     return (65536 if page_size == 1 else page_size), max_frame, backfilled
+
+
+# -shm path -> a read-only descriptor of it, never closed while it names the current file
+_SHM_DESCRIPTORS: dict[str, int] = {}
+
+
+def _shm_descriptor(shm_path: str) -> int | None:
+    """A descriptor of ``shm_path`` that this process keeps open.
+
+    SQLite's locks on the -shm file (the write lock, the checkpoint lock, the read marks)
+    are POSIX record locks, which belong to the process, and closing *any* descriptor of
+    the file releases every one of them.  Opening and closing the file to read its header
+    would silently drop the locks this process's own SQLite connection holds — in the
+    checkpointer, while it writes (``restart_when_idle``) or checkpoints, so that the
+    server could write at the same time.  So the descriptor stays open.  Only one that
+    names a file since deleted (SQLite removes -shm when the last connection closes, so
+    no connection of ours can hold locks on it) is closed, when the new file is opened.
+    """
+    try:
+        current = os.stat(shm_path)
+    except OSError:
+        return None
+    fd = _SHM_DESCRIPTORS.get(shm_path)
+    if fd is not None:
+        opened = os.fstat(fd)
+        if (opened.st_dev, opened.st_ino) == (current.st_dev, current.st_ino):
+            return fd
+    try:
+        new_fd = os.open(shm_path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    if fd is not None:
+        os.close(fd)  # another inode than the one now at shm_path (see above)
+    _SHM_DESCRIPTORS[shm_path] = new_fd
+    return new_fd
 
 
 class WalPrefetcher:
