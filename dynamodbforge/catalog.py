@@ -167,12 +167,12 @@ class Catalog:
 
     @staticmethod
     def save(batch: WriteBatch, info: TableInfo) -> None:
-        _changed(batch)
+        metadata_changed(batch)
         batch.put(TABLE_PREFIX + info.name.encode(), info.to_json())
 
     @staticmethod
     def drop(batch: WriteBatch, info: TableInfo) -> None:
-        _changed(batch)
+        metadata_changed(batch)
         _flush_counters(batch)  # a pending addition must not bring the statistics row back
         batch.delete(TABLE_PREFIX + info.name.encode())
         batch.delete(STATS_PREFIX + info.uid.to_bytes(8, "big"))
@@ -206,7 +206,9 @@ def _flush_counters(reader: Any) -> None:
         flush()
 
 
-def _changed(batch: WriteBatch) -> None:
+def metadata_changed(batch: WriteBatch) -> None:
+    """Tell every process of the data directory that metadata changes in ``batch`` (the
+    engine's catalog generation): tables here, event source mappings in streams/mappings."""
     notify = getattr(batch, "catalog_changed", None)
     if notify is not None:
         notify()

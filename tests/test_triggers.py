@@ -162,6 +162,37 @@ def test_lambda_api_retries_and_on_failure_destination(tmp_path, handler_dir):
         server.stop()
 
 
+def test_a_mapping_created_while_the_runner_idles_is_picked_up(tmp_path, handler_dir):
+    """On a data directory the runner reads the triggers in-process and, while none exist,
+    skips the read as long as no metadata changed; creating a mapping must end that."""
+    out = str(tmp_path / "out.txt")
+    (handler_dir / "recorder.py").write_text(RECORDING_HANDLER.format(out=out))
+    server = ServerProcess(str(tmp_path / "data")).start()
+    try:
+        client = make_client(server.endpoint)
+        lam = boto3.client("lambda", endpoint_url=server.endpoint, region_name=REGION, **CREDENTIALS)
+        create_table(client, "events", StreamSpecification=STREAM)
+        arn = client.describe_table(TableName="events")["Table"]["LatestStreamArn"]
+        client.put_item(TableName="events", Item={"pk": {"S": "before"}})
+        time.sleep(1.0)  # the runner has found no trigger a few times by now
+        mapping = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="recorder:handle",
+                                                  StartingPosition="TRIM_HORIZON")
+        client.put_item(TableName="events", Item={"pk": {"S": "after"}})
+        _wait(lambda: len(_lines(out)) == 2)
+        assert [json.loads(x)["pk"] for x in _lines(out)] == ["before", "after"]
+        lam.delete_event_source_mapping(UUID=mapping["UUID"])
+        time.sleep(1.0)  # the runner has seen the deletion
+        client.put_item(TableName="events", Item={"pk": {"S": "unmapped"}})
+        again = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="recorder:handle",
+                                                StartingPosition="LATEST")
+        client.put_item(TableName="events", Item={"pk": {"S": "mapped again"}})
+        _wait(lambda: len(_lines(out)) == 3)
+        assert json.loads(_lines(out)[2])["pk"] == "mapped again"
+        assert lam.get_event_source_mapping(UUID=again["UUID"])["State"] == "Enabled"
+    finally:
+        server.stop()
+
+
 def test_config_file_trigger_with_filter_follows_stream_reenable(tmp_path, handler_dir):
     out = str(tmp_path / "delivered.jsonl")
     (handler_dir / "recorder2.py").write_text(RECORDING_HANDLER.format(out=out))

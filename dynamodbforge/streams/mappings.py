@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import orjson
 
+from dynamodbforge.catalog import metadata_changed
 from dynamodbforge.database import ACCOUNT_ID, Database
 from dynamodbforge.errors import DynamoDBError
 from dynamodbforge.storage.keycodec import prefix_successor
@@ -226,6 +227,7 @@ def create_event_source_mapping(db: Database, req: dict[str, Any]) -> dict[str, 
                     f"mapping already exists. Please update or delete the existing mapping with UUID {other['UUID']}"
                 )
         _save(batch, m)
+        metadata_changed(batch)  # the trigger runner looks again (see runner.EngineSource)
         checkpoint = _initial_checkpoint(db, batch, m)
         if checkpoint is not None:
             batch.put(CHECKPOINT_PREFIX + m["UUID"].encode(), orjson.dumps(checkpoint))
@@ -264,6 +266,7 @@ def delete_event_source_mapping(db: Database, req: dict[str, Any]) -> dict[str, 
             raise mapping_not_found(uuid)
         batch.delete(MAPPING_PREFIX + uuid.encode())
         batch.delete(CHECKPOINT_PREFIX + uuid.encode())
+        metadata_changed(batch)
     return public(db, m, "Deleting")
 
 
@@ -276,6 +279,7 @@ def update_event_source_mapping(db: Database, req: dict[str, Any]) -> dict[str, 
         merged = {**{k: v for k, v in m.items() if v is not None}, **{k: v for k, v in req.items() if k != "UUID"}}
         new = build(db, merged, m["Source"], uuid)
         _save(batch, new)
+        metadata_changed(batch)
     return public(db, new, "Updating")
 
 
@@ -288,6 +292,7 @@ def ensure_declared(db: Database, specs: list[TriggerSpec]) -> list[dict[str, An
         uuid = str(uuidlib.uuid5(_CLI_NAMESPACE, f"{spec.table}|{spec.handler}"))
         wanted[uuid] = build(db, spec.request(db), "cli", uuid)
     with db.engine.write() as batch:
+        metadata_changed(batch)
         for m in _all(batch):
             if m.get("Source") == "cli" and m["UUID"] not in wanted:
                 batch.delete(MAPPING_PREFIX + m["UUID"].encode())
