@@ -313,10 +313,20 @@ async def run_backfiller(db: Database, interval: float = 0.2, budget: int = DEFA
     """The asyncio driver started by ``ddbforge serve``: runs job chunks until cancelled.
 
     Between two chunks it yields to the event loop, so requests wait for at most one chunk;
-    with no job it polls the (tiny) job key range every ``interval`` seconds.
+    with no job it polls the (tiny) job key range every ``interval`` seconds — but only
+    after table metadata changed: a job is queued in the same batch as the table
+    description that names its index (Catalog.save, which moves the engine's catalog
+    generation), so while the generation stays where it was when no job was found, none
+    is, and the poll (a read transaction, five times a second on an idle server) is skipped.
     """
     last_log: dict[tuple[str, str], float] = {}
+    generation_of = getattr(db.engine, "catalog_generation", None)
+    idle_at: int | None = None  # the catalog generation when the last poll found no job
     while True:
+        generation = generation_of() if generation_of is not None else None
+        if generation is not None and generation == idle_at:
+            await asyncio.sleep(interval)
+            continue
         try:
             result = backfill_step(db, budget)
         except asyncio.CancelledError:
@@ -326,8 +336,10 @@ async def run_backfiller(db: Database, interval: float = 0.2, budget: int = DEFA
             await asyncio.sleep(1.0)
             continue
         if result.idle:
+            idle_at = generation  # read before the poll: a job queued since is seen next time
             await asyncio.sleep(interval)
             continue
+        idle_at = None
         if result.table is not None and result.index is not None:
             _progress(db, result, last_log, log_every)
         await asyncio.sleep(0)
