@@ -79,10 +79,13 @@ BOOST_BACKLOG_BYTES = 64 * 1024 * 1024
 PREFETCH_BYTES = 8 * 1024 * 1024
 PREFETCH_RECHECK_SECONDS = 1.0
 WATCH_SECONDS = 0.05
+IDLE_WATCH_SECONDS = 0.2  # once the WAL has not moved for IDLE_AFTER_SECONDS
+IDLE_AFTER_SECONDS = 1.0
 SHRINK_AFTER_SECONDS = 30.0
 RESTART_BACKOFF_SECONDS = 1.0
 RESTART_WAIT_MS = 100
 INTERVAL_SECONDS = 0.1
+IDLE_INTERVAL_SECONDS = 0.5  # between rounds once the WAL has not moved for IDLE_AFTER_SECONDS
 NICE = 10
 START_DELAY_SECONDS = 0.5
 
@@ -97,8 +100,10 @@ def run(path: str, synchronous: str, parent_pid: int, interval: float = INTERVAL
     last_frames = -1  # frames in the WAL after the previous round
     unchanged_since = time.monotonic()  # when the WAL last got a frame (or started over)
     try:
+        quiet = 0.0
         while os.getppid() == parent_pid:
-            time.sleep(interval)
+            # rounds are further apart once no frame was added for a while (an idle server)
+            time.sleep(interval if quiet < IDLE_AFTER_SECONDS else max(interval, IDLE_INTERVAL_SECONDS))
             if not os.path.exists(path + "-wal"):
                 continue  # the server creates the database (and puts it in WAL mode) first
             try:
@@ -110,7 +115,13 @@ def run(path: str, synchronous: str, parent_pid: int, interval: float = INTERVAL
                     conn.execute("PRAGMA busy_timeout=5")
                     conn.execute(f"PRAGMA synchronous={synchronous}")  # checkpoints sync as commits do
                     page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-                _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                _size_, in_index, copied_in_index = wal_index(path)
+                if in_index == copied_in_index == last_frames:
+                    # nothing new and nothing left to copy: the checkpoint call would be a
+                    # no-op, ten times a second on an idle server (the header read is a pread)
+                    frames = copied = in_index
+                else:
+                    _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 now = time.monotonic()
                 if frames != last_frames:
                     unchanged_since, last_frames = now, frames
@@ -175,6 +186,7 @@ def wal_index(path: str) -> tuple[int, int, int]:
 
 # -shm path -> a read-only descriptor of it, never closed while it names the current file
 _SHM_DESCRIPTORS: dict[str, int] = {}
+_SHM_LOCK = threading.Lock()
 
 
 def _shm_descriptor(shm_path: str) -> int | None:
@@ -193,19 +205,20 @@ def _shm_descriptor(shm_path: str) -> int | None:
         current = os.stat(shm_path)
     except OSError:
         return None
-    fd = _SHM_DESCRIPTORS.get(shm_path)
-    if fd is not None:
-        opened = os.fstat(fd)
-        if (opened.st_dev, opened.st_ino) == (current.st_dev, current.st_ino):
-            return fd
-    try:
-        new_fd = os.open(shm_path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return None
-    if fd is not None:
-        os.close(fd)  # another inode than the one now at shm_path (see above)
-    _SHM_DESCRIPTORS[shm_path] = new_fd
-    return new_fd
+    with _SHM_LOCK:  # the watcher and the checkpointing thread both read the header
+        fd = _SHM_DESCRIPTORS.get(shm_path)
+        if fd is not None:
+            opened = os.fstat(fd)
+            if (opened.st_dev, opened.st_ino) == (current.st_dev, current.st_ino):
+                return fd
+        try:
+            new_fd = os.open(shm_path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            return None
+        if fd is not None:
+            os.close(fd)  # another inode than the one now at shm_path (see above)
+        _SHM_DESCRIPTORS[shm_path] = new_fd
+        return new_fd
 
 
 class WalPrefetcher:
@@ -299,10 +312,18 @@ def watch_backlog(path: str, thread_id: int | None, stop: threading.Event,
     RESTART comes is what writers wait for."""
     boosted = False
     prefetcher = WalPrefetcher(path)
+    wait, last_frame, still_since = WATCH_SECONDS, -1, time.monotonic()
     try:
-        while not stop.wait(WATCH_SECONDS):
+        while not stop.wait(wait):
             page_size, max_frame, backfilled = wal_index(path)
             prefetcher.advance(page_size, max_frame)
+            # a WAL that has not moved for a while is watched less often (an idle server's
+            # checkpointer should not wake its core 20 times a second): the prefetched window
+            # covers what the first writes after the pause add before the next look
+            now = time.monotonic()
+            if max_frame != last_frame or backfilled != max_frame:
+                last_frame, still_since = max_frame, now
+            wait = IDLE_WATCH_SECONDS if now - still_since >= IDLE_AFTER_SECONDS else WATCH_SECONDS
             if thread_id is None:
                 continue
             in_use, backlog = max_frame * page_size, max(0, max_frame - backfilled) * page_size
