@@ -4,7 +4,9 @@ SQLite's automatic checkpoint runs inside the COMMIT that crosses the WAL thresh
 copying and fsyncing megabytes while that request, and every request queued behind it,
 waits.  ``ddbforge serve`` therefore turns it off (``wal_autocheckpoint=0``) and forks
 this small process, one per data directory whatever ``--workers`` says, which runs
-PASSIVE checkpoints (they never block writers or readers) every ``interval`` seconds.
+PASSIVE checkpoints (they never block writers or readers) every ``interval`` seconds
+(every ``IDLE_INTERVAL_SECONDS`` once the WAL has not moved for a second, and none at all
+while the wal-index header shows nothing new and nothing to copy).
 
 A process rather than a thread: a checkpointer thread has to win the GIL back from the
 busy request loop after every SQLite call, and measured with bench/lua/put_item.lua
@@ -115,7 +117,7 @@ def run(path: str, synchronous: str, parent_pid: int, interval: float = INTERVAL
                     conn.execute("PRAGMA busy_timeout=5")
                     conn.execute(f"PRAGMA synchronous={synchronous}")  # checkpoints sync as commits do
                     page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-                _size_, in_index, copied_in_index = wal_index(path)
+                _page_size, in_index, copied_in_index = wal_index(path)
                 if in_index == copied_in_index == last_frames:
                     # nothing new and nothing left to copy: the checkpoint call would be a
                     # no-op, ten times a second on an idle server (the header read is a pread)
