@@ -21,9 +21,9 @@ from dynamodbforge.database import Database
 from dynamodbforge.errors import DynamoDBError
 from dynamodbforge.streams import metadata, retention
 from dynamodbforge.streams.metadata import Shard, Stream, format_sequence, parse_sequence
+from dynamodbforge.streams.keys import STREAMS_PREFIX  # noqa: F401 - re-exported
 from dynamodbforge.streams.records import stream_record
 
-STREAMS_PREFIX = "DynamoDBStreams_20120810."
 ITERATOR_TTL_SECONDS = 15 * 60
 MAX_RESPONSE_BYTES = 1024 * 1024  # GetRecords answers at most 1 MB
 ITERATOR_TYPES = ("TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")

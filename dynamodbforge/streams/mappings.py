@@ -26,11 +26,9 @@ from dynamodbforge.database import ACCOUNT_ID, Database
 from dynamodbforge.errors import DynamoDBError
 from dynamodbforge.storage.keycodec import prefix_successor
 from dynamodbforge.streams import metadata
+from dynamodbforge.streams.keys import CHECKPOINT_PREFIX, INTERNAL_PREFIX, MAPPING_PREFIX  # noqa: F401 - re-exported
 from dynamodbforge.streams.filters import FilterError, compile_filters
 
-MAPPING_PREFIX = b"\x00RM"  # + uuid -> mapping JSON
-CHECKPOINT_PREFIX = b"\x00RC"  # + uuid -> checkpoint JSON
-INTERNAL_PREFIX = "DynamoDBForgeTriggers_20240101."
 _CLI_NAMESPACE = uuidlib.UUID("6c0f3a55-6f7e-4d7c-9a8e-3e1d5b0c7a11")
 
 
