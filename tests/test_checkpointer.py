@@ -293,32 +293,26 @@ def test_the_wal_blocks_the_next_commits_write_are_read_into_the_page_cache(tmp_
         drop_cache()
         assert _resident_pages(wal, 0, size) <= 2
         prefetcher = WalPrefetcher(path, ahead=ahead)
-        try:
-            prefetcher.advance(4096, max_frame)
-            assert wait_resident(head, ahead) * 4096 >= ahead  # after the last frame
-            assert wait_resident(0, ahead) * 4096 >= ahead  # where the WAL restarts
-            # and nothing further on: it reads ahead, it does not read the whole file
-            far = head + 4 * ahead
-            assert _resident_pages(wal, far, size - far) <= 64
+        prefetcher.advance(4096, max_frame)
+        assert wait_resident(head, ahead) * 4096 >= ahead  # after the last frame
+        assert wait_resident(0, ahead) * 4096 >= ahead  # where the WAL restarts
+        # and nothing further on: it reads ahead, it does not read the whole file
+        far = head + 4 * ahead
+        assert _resident_pages(wal, far, size - far) <= 64
 
-            # the write position moves on: what the window now adds is read too
-            drop_cache()
-            prefetcher.advance(4096, max_frame + 200)
-            moved = 32 + (max_frame + 200) * (4096 + 24)
-            assert wait_resident(head + ahead, moved - head) * 4096 >= moved - head
-        finally:
-            prefetcher.close()
+        # the write position moves on: what the window now adds is read too
+        drop_cache()
+        prefetcher.advance(4096, max_frame + 200)
+        moved = 32 + (max_frame + 200) * (4096 + 24)
+        assert wait_resident(head + ahead, moved - head) * 4096 >= moved - head
         # pages may be dropped again after they were read: now and then the whole window
         # is asked for again (here at every call)
         drop_cache()
         prefetcher = WalPrefetcher(path, ahead=ahead, recheck_seconds=0)
-        try:
-            prefetcher.advance(4096, max_frame)
-            drop_cache()
-            prefetcher.advance(4096, max_frame)
-            assert wait_resident(head, ahead) * 4096 >= ahead
-            assert wait_resident(0, ahead) * 4096 >= ahead
-        finally:
-            prefetcher.close()
+        prefetcher.advance(4096, max_frame)
+        drop_cache()
+        prefetcher.advance(4096, max_frame)
+        assert wait_resident(head, ahead) * 4096 >= ahead
+        assert wait_resident(0, ahead) * 4096 >= ahead
     finally:
         engine.close()

@@ -172,8 +172,8 @@ def wal_index(path: str) -> tuple[int, int, int]:
 
     Read without SQLite's locks, so it may be momentarily stale or torn; that is good
     enough to decide how hard to work.  (0, 0, 0) when there is no readable header.
-    Read through a descriptor that stays open (see ``_shm_descriptor``)."""
-    fd = _shm_descriptor(path + "-shm")
+    Read through a descriptor that stays open (see ``_kept_descriptor``)."""
+    fd = _kept_descriptor(path + "-shm")
     if fd is None:
         return 0, 0, 0
     try:
@@ -186,40 +186,42 @@ def wal_index(path: str) -> tuple[int, int, int]:
     return (65536 if page_size == 1 else page_size), max_frame, backfilled
 
 
-# -shm path -> a read-only descriptor of it, never closed while it names the current file
-_SHM_DESCRIPTORS: dict[str, int] = {}
-_SHM_LOCK = threading.Lock()
+# file path -> a read-only descriptor of it, never closed while it names the current file
+_KEPT_DESCRIPTORS: dict[str, int] = {}
+_KEPT_LOCK = threading.Lock()
 
 
-def _shm_descriptor(shm_path: str) -> int | None:
-    """A descriptor of ``shm_path`` that this process keeps open.
+def _kept_descriptor(file_path: str) -> int | None:
+    """A read-only descriptor of ``file_path`` (the -shm or the -wal file) that this process
+    keeps open, reopened only when the file was deleted and created again.
 
-    SQLite's locks on the -shm file (the write lock, the checkpoint lock, the read marks)
-    are POSIX record locks, which belong to the process, and closing *any* descriptor of
-    the file releases every one of them.  Opening and closing the file to read its header
-    would silently drop the locks this process's own SQLite connection holds — in the
-    checkpointer, while it writes (``restart_when_idle``) or checkpoints, so that the
-    server could write at the same time.  So the descriptor stays open.  Only one that
-    names a file since deleted (SQLite removes -shm when the last connection closes, so
-    no connection of ours can hold locks on it) is closed, when the new file is opened.
+    Keeping it open is not only cheaper.  SQLite's locks on the -shm file (the write lock,
+    the checkpoint lock, the read marks) are POSIX record locks, which belong to the
+    process, and closing *any* descriptor of the file releases every one of them.  Opening
+    and closing the file to read its header would silently drop the locks this process's
+    own SQLite connection holds — in the checkpointer, while it writes
+    (``restart_when_idle``) or checkpoints, so that the server could write at the same
+    time.  Only a descriptor of a file since deleted (SQLite removes -shm when the last
+    connection closes, so no connection of ours can hold locks on it) is closed, when the
+    new file is opened.
     """
     try:
-        current = os.stat(shm_path)
+        current = os.stat(file_path)
     except OSError:
         return None
-    with _SHM_LOCK:  # the watcher and the checkpointing thread both read the header
-        fd = _SHM_DESCRIPTORS.get(shm_path)
+    with _KEPT_LOCK:  # the watcher and the checkpointing thread both read the header
+        fd = _KEPT_DESCRIPTORS.get(file_path)
         if fd is not None:
             opened = os.fstat(fd)
             if (opened.st_dev, opened.st_ino) == (current.st_dev, current.st_ino):
                 return fd
         try:
-            new_fd = os.open(shm_path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            new_fd = os.open(file_path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except OSError:
             return None
         if fd is not None:
-            os.close(fd)  # another inode than the one now at shm_path (see above)
-        _SHM_DESCRIPTORS[shm_path] = new_fd
+            os.close(fd)  # another inode than the one now at file_path (see above)
+        _KEPT_DESCRIPTORS[file_path] = new_fd
         return new_fd
 
 
@@ -252,7 +254,6 @@ class WalPrefetcher:
         self._path = path + "-wal"
         self._ahead = ahead
         self._recheck_seconds = recheck_seconds
-        self._fd: int | None = None
         self._fetched_to = 0  # the window up to here was asked for since the last recheck
         self._recheck_at = 0.0
 
@@ -260,15 +261,15 @@ class WalPrefetcher:
         """Prefetch ahead of the write position of a WAL with ``max_frame`` frames in use."""
         if page_size <= 0 or not hasattr(os, "posix_fadvise"):
             return
-        fd = self._open()
+        fd = _kept_descriptor(self._path)
         if fd is None:
             return
         head = self.HEADER_BYTES + max_frame * (page_size + self.FRAME_HEADER_BYTES)
         now = time.monotonic()
         try:
             if now >= self._recheck_at or head < self._fetched_to - self._ahead:
-                # now and then (and after a restart) the whole window again: pages asked
-                # for earlier may have been dropped since
+                # now and then (and after a restart, or in a new WAL file) the whole window
+                # again: pages asked for earlier may have been dropped since
                 self._recheck_at = now + self._recheck_seconds
                 os.posix_fadvise(fd, 0, self._ahead, os.POSIX_FADV_WILLNEED)
                 self._fetched_to = head if head > self._ahead else self._ahead  # [head, ahead) is in it
@@ -278,29 +279,7 @@ class WalPrefetcher:
                 os.posix_fadvise(fd, start, end - start, os.POSIX_FADV_WILLNEED)
                 self._fetched_to = end
         except OSError:
-            self.close()
-
-    def _open(self) -> int | None:
-        """The WAL file, reopened when SQLite deleted and recreated it."""
-        try:
-            current = os.stat(self._path)
-        except OSError:
-            self.close()
-            return None
-        if self._fd is not None and os.fstat(self._fd).st_ino != current.st_ino:
-            self.close()
-        if self._fd is None:
-            try:
-                self._fd = os.open(self._path, os.O_RDONLY)
-            except OSError:
-                return None
-            self._fetched_to, self._recheck_at = 0, 0.0
-        return self._fd
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+            pass  # only advice: the next tick asks again
 
 
 def watch_backlog(path: str, thread_id: int | None, stop: threading.Event,
@@ -315,27 +294,24 @@ def watch_backlog(path: str, thread_id: int | None, stop: threading.Event,
     boosted = False
     prefetcher = WalPrefetcher(path)
     wait, last_frame, still_since = WATCH_SECONDS, -1, time.monotonic()
-    try:
-        while not stop.wait(wait):
-            page_size, max_frame, backfilled = wal_index(path)
-            prefetcher.advance(page_size, max_frame)
-            # a WAL that has not moved for a while is watched less often (an idle server's
-            # checkpointer should not wake its core 20 times a second): the prefetched window
-            # covers what the first writes after the pause add before the next look
-            now = time.monotonic()
-            if max_frame != last_frame or backfilled != max_frame:
-                last_frame, still_since = max_frame, now
-            wait = IDLE_WATCH_SECONDS if now - still_since >= IDLE_AFTER_SECONDS else WATCH_SECONDS
-            if thread_id is None:
-                continue
-            in_use, backlog = max_frame * page_size, max(0, max_frame - backfilled) * page_size
-            nearing_restart = in_use > restart_bytes * 3 // 4 and backlog > RESTART_BACKLOG_BYTES
-            if not boosted and (backlog > boost_bytes or nearing_restart):
-                boosted = _set_policy(thread_id, _SCHED_OTHER)
-            elif boosted and backlog < boost_bytes // 4 and not nearing_restart:
-                boosted = not _set_policy(thread_id, _SCHED_IDLE)
-    finally:
-        prefetcher.close()
+    while not stop.wait(wait):
+        page_size, max_frame, backfilled = wal_index(path)
+        prefetcher.advance(page_size, max_frame)
+        # a WAL that has not moved for a while is watched less often (an idle server's
+        # checkpointer should not wake its core 20 times a second): the prefetched window
+        # covers what the first writes after the pause add before the next look
+        now = time.monotonic()
+        if max_frame != last_frame or backfilled != max_frame:
+            last_frame, still_since = max_frame, now
+        wait = IDLE_WATCH_SECONDS if now - still_since >= IDLE_AFTER_SECONDS else WATCH_SECONDS
+        if thread_id is None:
+            continue
+        in_use, backlog = max_frame * page_size, max(0, max_frame - backfilled) * page_size
+        nearing_restart = in_use > restart_bytes * 3 // 4 and backlog > RESTART_BACKLOG_BYTES
+        if not boosted and (backlog > boost_bytes or nearing_restart):
+            boosted = _set_policy(thread_id, _SCHED_OTHER)
+        elif boosted and backlog < boost_bytes // 4 and not nearing_restart:
+            boosted = not _set_policy(thread_id, _SCHED_IDLE)
 
 
 def can_leave_idle_class() -> bool:

@@ -5,6 +5,6 @@ that an idle runner stays small (see streams/runner.py, EngineSource).
 """
 MAPPING_PREFIX = b"\x00RM"  # + uuid -> mapping JSON
 CHECKPOINT_PREFIX = b"\x00RC"  # + uuid -> checkpoint JSON
-MAPPINGS_END = b"\x00RN"  # the first key after every MAPPING_PREFIX key
+MAPPINGS_END = MAPPING_PREFIX[:-1] + bytes([MAPPING_PREFIX[-1] + 1])  # after every mapping key
 INTERNAL_PREFIX = "DynamoDBForgeTriggers_20240101."
 STREAMS_PREFIX = "DynamoDBStreams_20120810."

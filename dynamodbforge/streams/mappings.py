@@ -24,9 +24,8 @@ import orjson
 from dynamodbforge.catalog import metadata_changed
 from dynamodbforge.database import ACCOUNT_ID, Database
 from dynamodbforge.errors import DynamoDBError
-from dynamodbforge.storage.keycodec import prefix_successor
 from dynamodbforge.streams import metadata
-from dynamodbforge.streams.keys import CHECKPOINT_PREFIX, INTERNAL_PREFIX, MAPPING_PREFIX  # noqa: F401 - re-exported
+from dynamodbforge.streams.keys import CHECKPOINT_PREFIX, INTERNAL_PREFIX, MAPPING_PREFIX, MAPPINGS_END  # noqa: F401 - re-exported
 from dynamodbforge.streams.filters import FilterError, compile_filters
 
 _CLI_NAMESPACE = uuidlib.UUID("6c0f3a55-6f7e-4d7c-9a8e-3e1d5b0c7a11")
@@ -88,7 +87,7 @@ def _load(reader: Any, uuid: str) -> dict[str, Any] | None:
 
 
 def _all(reader: Any) -> list[dict[str, Any]]:
-    return [orjson.loads(v) for _, v in reader.scan(MAPPING_PREFIX, prefix_successor(MAPPING_PREFIX))]
+    return [orjson.loads(v) for _, v in reader.scan(MAPPING_PREFIX, MAPPINGS_END)]
 
 
 def load_checkpoint(reader: Any, uuid: str) -> dict[str, Any] | None:
