@@ -248,24 +248,91 @@ def _resident_pages(path: str, offset: int, length: int) -> int:
         os.close(fd)
 
 
+def _wal_with_frames(tmp_path) -> tuple[SQLiteEngine, str]:
+    """A database whose WAL holds about 3,000 frames (12 MB), none copied back."""
+    path = str(tmp_path / "ddbforge.sqlite3")
+    engine = SQLiteEngine(path)
+    engine.disable_autocheckpoint()
+    for start in range(0, 3000, 100):
+        with engine.write() as batch:
+            for i in range(start, start + 100):
+                batch.put(b"k%06d" % i, b"v" * 3000)
+    return engine, path
+
+
+def test_the_prefetcher_asks_for_the_window_after_the_write_position_and_the_wals_start(tmp_path, monkeypatch):
+    """Which byte ranges the watcher asks the kernel to read ahead, call by call: the window
+    after the last frame and the WAL's first blocks (where it restarts); then only what the
+    window adds as the write position moves; all of it again at a recheck, after a restart
+    and in a new WAL file.  (The kernel call itself runs; the next test shows its effect.)"""
+    if not hasattr(os, "posix_fadvise"):
+        import pytest
+        pytest.skip("no posix_fadvise here")
+    from dynamodbforge.storage.checkpointer import WalPrefetcher
+
+    asked: list[tuple[int, int]] = []
+    real_fadvise = os.posix_fadvise
+
+    def recording_fadvise(fd: int, offset: int, length: int, advice: int) -> None:
+        if advice == os.POSIX_FADV_WILLNEED:
+            asked.append((offset, length))
+        real_fadvise(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", recording_fadvise)
+    engine, path = _wal_with_frames(tmp_path)
+    try:
+        ahead, frame = 1024 * 1024, 4096 + 24
+
+        def head(max_frame: int) -> int:
+            return 32 + max_frame * frame
+
+        clock = [1000.0]
+        monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+        prefetcher = WalPrefetcher(path, ahead=ahead, recheck_seconds=10)
+
+        prefetcher.advance(4096, 1000)  # first look: the WAL's start, then after frame 1,000
+        assert asked == [(0, ahead), (head(1000), ahead)]
+        asked.clear()
+        prefetcher.advance(4096, 1000)  # nothing moved: nothing asked
+        assert asked == []
+        prefetcher.advance(4096, 1200)  # moved on: only what the window adds
+        assert asked == [(head(1000) + ahead, head(1200) - head(1000))]
+        asked.clear()
+        clock[0] += 10  # recheck: pages asked for earlier may have been dropped since
+        prefetcher.advance(4096, 1200)
+        assert asked == [(0, ahead), (head(1200), ahead)]
+        asked.clear()
+        prefetcher.advance(4096, 3)  # the WAL restarted: its start is the window
+        assert asked == [(0, ahead), (ahead, head(3))]
+        asked.clear()
+        prefetcher.advance(4096, 40)  # moving on after the restart: only what the window adds
+        assert asked == [(ahead + head(3), head(40) - head(3))]
+        asked.clear()
+        prefetcher.advance(4096, 0)  # restarted again (the frame count went back)
+        assert asked == [(0, ahead), (ahead, 32)]
+        asked.clear()
+        prefetcher.advance(0, 500)  # no wal-index header yet: nothing to go by
+        assert asked == []
+    finally:
+        engine.close()
+
+
 def test_the_wal_blocks_the_next_commits_write_are_read_into_the_page_cache(tmp_path):
     """Commits overwrite WAL blocks written long before; a block no longer cached would be
-    read from disk inside the COMMIT (frames are not block-aligned).  The watcher asks for
-    the blocks just after the last frame, and for the WAL's first blocks (where it
-    restarts), to be read ahead."""
+    read from disk inside the COMMIT (frames are not block-aligned).  What the prefetcher
+    asks for is read: the blocks just after the last frame and the WAL's first blocks, and
+    not the rest of the file.
+
+    A proactive reclaimer (this machine's DAMON pages out memory that looks idle) may drop
+    read-ahead pages nobody has touched yet at any moment, so the windows must be mostly,
+    not entirely, resident when looked at."""
     if not sys.platform.startswith("linux"):
         import pytest
         pytest.skip("mincore and POSIX_FADV_WILLNEED as Linux has them")
     from dynamodbforge.storage.checkpointer import WalPrefetcher, wal_index
 
-    path = str(tmp_path / "ddbforge.sqlite3")
-    engine = SQLiteEngine(path)
-    engine.disable_autocheckpoint()
+    engine, path = _wal_with_frames(tmp_path)
     try:
-        for start in range(0, 3000, 100):  # ~3,000 frames, about 12 MB of WAL
-            with engine.write() as batch:
-                for i in range(start, start + 100):
-                    batch.put(b"k%06d" % i, b"v" * 3000)
         wal = path + "-wal"
         size = os.path.getsize(wal)
         page_size, frames, _copied = wal_index(path)
@@ -279,12 +346,12 @@ def test_the_wal_blocks_the_next_commits_write_are_read_into_the_page_cache(tmp_
             finally:
                 os.close(fd)
 
-        def wait_resident(offset: int, length: int) -> int:
+        def mostly_resident(offset: int, length: int) -> bool:
             deadline = time.monotonic() + 5
             while True:  # readahead completes in the background
                 pages = _resident_pages(wal, offset, length)
                 if pages * 4096 >= length or time.monotonic() > deadline:
-                    return pages
+                    return pages * 4096 >= length * 3 // 4
                 time.sleep(0.02)
 
         ahead = 1024 * 1024
@@ -292,10 +359,10 @@ def test_the_wal_blocks_the_next_commits_write_are_read_into_the_page_cache(tmp_
         head = 32 + max_frame * (4096 + 24)
         drop_cache()
         assert _resident_pages(wal, 0, size) <= 2
-        prefetcher = WalPrefetcher(path, ahead=ahead)
+        prefetcher = WalPrefetcher(path, ahead=ahead, recheck_seconds=3600)
         prefetcher.advance(4096, max_frame)
-        assert wait_resident(head, ahead) * 4096 >= ahead  # after the last frame
-        assert wait_resident(0, ahead) * 4096 >= ahead  # where the WAL restarts
+        assert mostly_resident(head, ahead)  # after the last frame
+        assert mostly_resident(0, ahead)  # where the WAL restarts
         # and nothing further on: it reads ahead, it does not read the whole file
         far = head + 4 * ahead
         assert _resident_pages(wal, far, size - far) <= 64
@@ -304,7 +371,7 @@ def test_the_wal_blocks_the_next_commits_write_are_read_into_the_page_cache(tmp_
         drop_cache()
         prefetcher.advance(4096, max_frame + 200)
         moved = 32 + (max_frame + 200) * (4096 + 24)
-        assert wait_resident(head + ahead, moved - head) * 4096 >= moved - head
+        assert mostly_resident(head + ahead, moved - head)
         # pages may be dropped again after they were read: now and then the whole window
         # is asked for again (here at every call)
         drop_cache()
@@ -312,7 +379,7 @@ def test_the_wal_blocks_the_next_commits_write_are_read_into_the_page_cache(tmp_
         prefetcher.advance(4096, max_frame)
         drop_cache()
         prefetcher.advance(4096, max_frame)
-        assert wait_resident(head, ahead) * 4096 >= ahead
-        assert wait_resident(0, ahead) * 4096 >= ahead
+        assert mostly_resident(head, ahead)
+        assert mostly_resident(0, ahead)
     finally:
         engine.close()
