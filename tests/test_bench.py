@@ -53,6 +53,14 @@ def test_quick_benchmark_runs_every_operation_without_errors(tmp_path: Path) -> 
                 assert run["checked"] == run["requests"] - run["non2xx"], (name, op, kind)
                 assert run["non2xx"] == 0 and run["bad_body"] == 0, (name, op, kind, run["first_bad"])
         assert all(op in md for op in OPS)
+    # the table-size comparison: a small table and the measured one, Query p50 in alternating rounds
+    scale = forge["query_scale"]
+    assert scale["items"] == 200 and scale["large_items"] == 1000 and len(scale["rounds"]) == 1
+    assert scale["rounds"][0]["errors"] == 0
+    assert scale["small_p50_us"] == scale["rounds"][0]["small_p50_us"] > 0
+    assert scale["large_p50_us"] == scale["rounds"][0]["large_p50_us"] > 0
+    target = next(t for t in results["targets"] if "Query p50 within 20%" in t["target"])
+    assert "between 200 and 1,000 items" in target["target"] and "medians of 1 alternating rounds" in target["detail"]
 
 
 def test_stall_finder_reports_percentiles_and_slow_answers(tmp_path: Path) -> None:
