@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import types
 
 from conftest import create_table, make_client
 from server_process import ServerProcess
@@ -268,6 +269,7 @@ def test_the_prefetcher_asks_for_the_window_after_the_write_position_and_the_wal
     if not hasattr(os, "posix_fadvise"):
         import pytest
         pytest.skip("no posix_fadvise here")
+    from dynamodbforge.storage import checkpointer
     from dynamodbforge.storage.checkpointer import WalPrefetcher
 
     asked: list[tuple[int, int]] = []
@@ -287,7 +289,7 @@ def test_the_prefetcher_asks_for_the_window_after_the_write_position_and_the_wal
             return 32 + max_frame * frame
 
         clock = [1000.0]
-        monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+        monkeypatch.setattr(checkpointer, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
         prefetcher = WalPrefetcher(path, ahead=ahead, recheck_seconds=10)
 
         prefetcher.advance(4096, 1000)  # first look: the WAL's start, then after frame 1,000
