@@ -358,7 +358,7 @@ def query_scale(args: argparse.Namespace, workdir: Path, large: Server, large_it
             a = run_wrk(small.endpoint, "Query", args.query_scale_items, 1, seconds, cpus, small.proc.pid)
             b = run_wrk(large.endpoint, "Query", large_items, 1, seconds, cpus, large.proc.pid)
             rounds.append({"small_p50_us": a["latency_us"]["p50"], "large_p50_us": b["latency_us"]["p50"],
-                           "errors": errors_of(a) + errors_of(b)})
+                           "errors": sum(r["non2xx"] + r["bad_body"] for r in (a, b))})  # as in main()
         return {"items": args.query_scale_items, "large_items": large_items, "seconds": seconds, "rounds": rounds,
                 "small_p50_us": statistics.median(r["small_p50_us"] for r in rounds),
                 "large_p50_us": statistics.median(r["large_p50_us"] for r in rounds)}
