@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 
 import pytest
 
@@ -97,6 +98,54 @@ def test_change_log_trims_the_old_prefix_in_slices(tmp_path):
         assert (eng.trim_horizon("a"), eng.trim_horizon("b")) == (29, 30)  # seq = t + 1
         assert eng.last_sequence() == 50
         assert eng.trim_changes(30.0) == 0
+    finally:
+        eng.close()
+
+
+def test_trimming_with_nothing_old_takes_no_write_lock(tmp_path):
+    """The server's maintenance calls trim_changes from its event loop every minute; with
+    nothing old enough it must not wait for the write lock (another process's write, or the
+    checkpointer's RESTART, would stall every request meanwhile)."""
+    import threading
+
+    from dynamodbforge.storage.engine import ChangeRecord
+
+    path = str(tmp_path / "log.sqlite3")
+    eng = SQLiteEngine(path)
+    try:
+        for i in range(3):
+            with eng.write() as batch:
+                batch.log_change(ChangeRecord(table="t", keys=b"{}", old_image=None, new_image=b"{}",
+                                              timestamp=100.0 + i, origin="us-east-1"))
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the write lock
+
+        def trim_in_thread(cutoff: float) -> list[int]:
+            result: list[int] = []
+            thread = threading.Thread(target=lambda: result.append(eng.trim_changes(cutoff)), daemon=True)
+            thread.start()
+            thread.join(2.0)
+            return result
+
+        try:
+            assert trim_in_thread(100.0) == [0]  # nothing older than t = 100: answered at once
+            assert trim_in_thread(100.5) == []  # the record at t = 100 is old: it waits its turn
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        for _ in range(100):  # the waiting trim goes ahead once the lock is free
+            if [r.timestamp for r in eng.changes(0, 10)] == [101.0, 102.0]:
+                break
+            time.sleep(0.02)
+        assert [r.timestamp for r in eng.changes(0, 10)] == [101.0, 102.0]
+        assert eng.trim_changes(1000.0) == 2  # everything: the newest row stays, blanked
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            assert trim_in_thread(2000.0) == [0]  # only the blanked row is left: nothing to do
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
     finally:
         eng.close()
 
