@@ -102,21 +102,26 @@ def test_change_log_trims_the_old_prefix_in_slices(tmp_path):
         eng.close()
 
 
+def _log_changes(eng: SQLiteEngine, timestamps: list[float], table: str = "t") -> None:
+    """One change record of ``table`` per timestamp, each in a write batch of its own."""
+    from dynamodbforge.storage.engine import ChangeRecord
+
+    for ts in timestamps:
+        with eng.write() as batch:
+            batch.log_change(ChangeRecord(table=table, keys=b"{}", old_image=None, new_image=b"{}",
+                                          timestamp=ts, origin="us-east-1"))
+
+
 def test_trimming_with_nothing_old_takes_no_write_lock(tmp_path):
     """The server's maintenance calls trim_changes from its event loop every minute; with
     nothing old enough it must not wait for the write lock (another process's write, or the
     checkpointer's RESTART, would stall every request meanwhile)."""
     import threading
 
-    from dynamodbforge.storage.engine import ChangeRecord
-
     path = str(tmp_path / "log.sqlite3")
     eng = SQLiteEngine(path)
     try:
-        for i in range(3):
-            with eng.write() as batch:
-                batch.log_change(ChangeRecord(table="t", keys=b"{}", old_image=None, new_image=b"{}",
-                                              timestamp=100.0 + i, origin="us-east-1"))
+        _log_changes(eng, [100.0, 101.0, 102.0])
         other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # another writer holds the write lock
 
@@ -153,15 +158,10 @@ def test_trimming_with_nothing_old_takes_no_write_lock(tmp_path):
 def test_trimming_everything_never_restarts_the_sequence(tmp_path):
     """The change log has no AUTOINCREMENT: trimming blanks the newest record instead of
     deleting it, so sequences keep going up across trims and restarts."""
-    from dynamodbforge.storage.engine import ChangeRecord
-
     path = str(tmp_path / "log.sqlite3")
     eng = SQLiteEngine(path)
     try:
-        for i in range(5):
-            with eng.write() as batch:
-                batch.log_change(ChangeRecord(table="t", keys=b"{}", old_image=None, new_image=b"{}",
-                                              timestamp=float(i), origin="us-east-1"))
+        _log_changes(eng, [float(i) for i in range(5)])
         assert eng.trim_changes(100.0) == 5  # everything is old
         assert eng.changes(0, 100) == [] and eng.table_changes("t", 0, 100) == []
         assert eng.trim_horizon("t") == 5
@@ -171,9 +171,7 @@ def test_trimming_everything_never_restarts_the_sequence(tmp_path):
         eng.close()
     eng = SQLiteEngine(path)
     try:
-        with eng.write() as batch:
-            batch.log_change(ChangeRecord(table="t", keys=b"{}", old_image=None, new_image=b"{}",
-                                          timestamp=200.0, origin="us-east-1"))
+        _log_changes(eng, [200.0])
         assert [r.sequence for r in eng.table_changes("t", 0, 100)] == [6]
         assert eng.last_sequence() == 6
         assert eng.trim_changes(300.0) == 2  # the old blank row goes, the new record is blanked
