@@ -45,7 +45,8 @@ if TYPE_CHECKING:
 
 
 def _load_delivery_modules() -> None:
-    """Bind the names imported under TYPE_CHECKING above, once a trigger is to be run."""
+    """Bind the names imported under TYPE_CHECKING above, once a trigger is to be run
+    (again at every round with triggers: imports already done are dictionary lookups)."""
     global ACCOUNT_ID, compile_filters, matches_any, format_sequence, parse_sequence, lambda_record
     from dynamodbforge.database import ACCOUNT_ID
     from dynamodbforge.streams.filters import compile_filters, matches_any
@@ -131,6 +132,8 @@ class EngineSource:
     Whether any mapping exists at all is a look at their key range; only then is the
     server's ``Service`` (all its operations) imported and built.
     """
+
+    transient_errors: tuple[type[BaseException], ...] = (OSError,)  # retried after a pause
 
     def __init__(self, data_file: str, region: str) -> None:
         from dynamodbforge.storage.sqlite import SQLiteEngine
@@ -222,7 +225,6 @@ class Runner:
         self._handlers: dict[str, Callable[..., Any]] = {}
         self._window_started: dict[str, float] = {}
         self._current_shard: str | None = None
-        self._delivery_loaded = False  # see _load_delivery_modules
 
     # -- main loop --
     def run_forever(self) -> None:
@@ -232,7 +234,7 @@ class Runner:
                 return
             try:
                 busy = self.run_once()
-            except (*getattr(self.source, "transient_errors", (OSError,)), RemoteError) as exc:
+            except (*self.source.transient_errors, RemoteError) as exc:
                 log.debug("trigger runner: %s", exc)
                 busy = False
                 time.sleep(0.5)
@@ -242,9 +244,8 @@ class Runner:
     def run_once(self) -> bool:
         busy = False
         triggers = self.source.call(LIST_TRIGGERS, {})["Triggers"]
-        if triggers and not self._delivery_loaded:
+        if triggers:
             _load_delivery_modules()
-            self._delivery_loaded = True
         for trigger in triggers:
             try:
                 busy |= self.step(trigger)
