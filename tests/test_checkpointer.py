@@ -157,6 +157,97 @@ def test_the_wal_starts_over_and_shrinks_when_writes_pause(tmp_path):
         engine.close()
 
 
+def test_writes_that_never_pause_get_the_wal_restarted(tmp_path):
+    """Under writes that never pause no passive checkpoint reaches the WAL's last frame, so
+    the WAL would grow without bound: past --restart-bytes of frames in use the checkpointer
+    runs a RESTART (after settle(), see the next test).  Here a writer commits 4 KB values
+    back to back while the checkpointer runs with an 8 MB limit: the WAL starts over while
+    the writer goes on, not by the checkpointer's own write for pauses (user_version stays
+    0), and every value written is there."""
+    from dynamodbforge.storage.checkpointer import wal_index
+
+    path = str(tmp_path / "ddbforge.sqlite3")
+    engine = SQLiteEngine(path)
+    engine.disable_autocheckpoint()
+    checkpointer = subprocess.Popen([
+        sys.executable, "-m", "dynamodbforge.storage.checkpointer", "--db", path, "--sync", "NORMAL",
+        "--parent-pid", str(os.getpid()), "--restart-bytes", str(8 * 1024 * 1024),
+        "--idle-restart-bytes", str(1 << 40)])
+    try:
+        restarts, highest, written = 0, 0, 0
+        deadline = time.monotonic() + 60
+        while (restarts < 2 or written < 6000) and time.monotonic() < deadline:
+            with engine.write() as batch:
+                for _ in range(4):
+                    batch.put(b"k%07d" % written, b"v" * 4000)
+                    written += 1
+            frames = wal_index(path)[1]
+            if frames < highest // 2:
+                restarts += 1
+            highest = frames if frames < highest // 2 else max(highest, frames)
+        assert restarts >= 2
+        assert highest * 4096 < 3 * 8 * 1024 * 1024  # bounded near the limit, not grown on
+        conn = sqlite3.connect(path)
+        try:
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == 0  # no idle restart
+        finally:
+            conn.close()
+        with engine.read() as reader:
+            assert sum(1 for _ in reader.scan(b"k", None)) == written
+        assert engine.get(b"k%07d" % (written - 1)) == b"v" * 4000
+    finally:
+        checkpointer.kill()
+        checkpointer.wait()
+        engine.close()
+
+
+def test_settle_syncs_both_files_and_repeats_passive_rounds_until_a_sync_is_quick(tmp_path, monkeypatch):
+    """Before a forced RESTART (which fsyncs holding writers back) the checkpointer fdatasyncs
+    the WAL and the database file itself, then alternates passive checkpoints and such syncs
+    until one sync round is quick, at most ``rounds`` times.  The syscalls run for real; the
+    checkpointer module's clock is scripted: each sync round takes what ``durations`` says."""
+    from dynamodbforge.storage import checkpointer
+
+    engine, path = _wal_with_frames(tmp_path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    events: list[str] = []
+    conn.set_trace_callback(lambda sql: events.append(sql) if "wal_checkpoint" in sql else None)
+    identity = {(os.stat(p).st_dev, os.stat(p).st_ino): name
+                for p, name in ((path, "db"), (path + "-wal", "wal"))}
+    clock = [1000.0]
+    durations: list[float] = []
+    real_fdatasync = os.fdatasync
+
+    def recording_fdatasync(fd: int) -> None:
+        real_fdatasync(fd)
+        st = os.fstat(fd)
+        name = identity.get((st.st_dev, st.st_ino), "other")
+        events.append(f"fdatasync {name}")
+        if name == "db":  # the second of a round's two syncs: the round took this long
+            clock[0] += durations.pop(0)
+
+    monkeypatch.setattr(os, "fdatasync", recording_fdatasync)
+    monkeypatch.setattr(checkpointer, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    sync_round = ["fdatasync wal", "fdatasync db"]
+    passive = ["PRAGMA wal_checkpoint(PASSIVE)"]
+    try:
+        durations[:] = [0.001]  # quick at once: one sync round, no checkpoint
+        checkpointer.settle(conn, path, rounds=4, settled_seconds=0.02)
+        assert events == sync_round
+        events.clear()
+        durations[:] = [0.3, 0.08, 0.01]  # quick at the third round
+        checkpointer.settle(conn, path, rounds=4, settled_seconds=0.02)
+        assert events == sync_round + passive + sync_round + passive + sync_round
+        events.clear()
+        durations[:] = [0.3] * 4  # never quick: four rounds, then the RESTART pays the rest
+        checkpointer.settle(conn, path, rounds=4, settled_seconds=0.02)
+        assert events == sync_round + (passive + sync_round) * 3
+        assert durations == []
+    finally:
+        conn.close()
+        engine.close()
+
+
 def test_the_backlog_is_read_from_the_wal_index_header(tmp_path):
     """The checkpointer decides how hard to work from the -shm header (frames in the WAL,
     frames not yet copied back, the page size), without taking SQLite's locks."""
