@@ -388,7 +388,7 @@ def settle(conn: sqlite3.Connection, path: str, rounds: int = SETTLE_ROUNDS,
     copy, nearly all of it in those two fsyncs.  So both files are fsynced here first,
     through descriptors of our own and outside SQLite's locks, and passive rounds and
     fsyncs alternate until an fsync round is quick (``settled_seconds``): the RESTART is
-    then left a few milliseconds of writes to copy and fsync (7-30 ms held instead of
+    then left a few milliseconds of writes to copy and fsync (4-38 ms held instead of
     100-240 ms, same measurement).  At most ``rounds`` rounds: under a write rate the disk
     cannot keep up with, the RESTART simply pays the rest, as before.
     """
