@@ -239,6 +239,13 @@ class TestWire:
         assert REQUEST_ID_RE.match(reply.headers["x-amzn-requestid"])
         assert reply.headers["x-amz-crc32"] == str(zlib.crc32(reply.body))
 
+    @pytest.mark.parametrize("path", ["/abc", "/-", "/index.htm", "/health"])
+    def test_get_of_another_path_is_no_health_check(self, endpoint, path):
+        # alternator test_health.py (run against DynamoDB): only "/" answers; other paths 400-404
+        reply = send(endpoint, b"", method="GET", path=path, sign=False, content_type=None)
+        assert reply.status == 404
+        assert reply.body == b"<UnknownOperationException/>\n"
+
     @pytest.mark.parametrize("method", ["PUT", "DELETE"])
     def test_other_methods_are_404(self, endpoint, method):
         # dynalite connection.js: 404 '<UnknownOperationException/>\n' (CRC32 3552371480), or sometimes

@@ -124,6 +124,41 @@ def test_update_without_expression_creates_key_only_item(dynamodb, hash_table):
     assert resp["Attributes"] == key
 
 
+def test_update_that_only_removes_creates_no_item(dynamodb, hash_table):
+    """REMOVE (or AttributeUpdates DELETE) on an item that does not exist does nothing: no item
+    is created, ALL_NEW returns no Attributes, and paths into the missing item are no error
+    (ScyllaDB Alternator's suite, run against DynamoDB).  Any other action creates the item,
+    and so does AttributeUpdates={}."""
+    get = dynamodb.get_item
+    cases = [
+        {"UpdateExpression": "REMOVE a"},
+        {"UpdateExpression": "REMOVE a, b.c, d[0]"},
+        {"UpdateExpression": "DELETE s :v", "ExpressionAttributeValues": {":v": {"SS": ["x"]}}},
+        {"AttributeUpdates": {"a": {"Action": "DELETE"}}},
+        {"AttributeUpdates": {"a": {"Action": "DELETE", "Value": {"NS": ["4"]}}}},
+    ]
+    for i, spec in enumerate(cases):
+        key = {"pk": {"S": f"only-removes-{i}"}}
+        resp = dynamodb.update_item(TableName=hash_table, Key=key, ReturnValues="ALL_NEW", **spec)
+        assert "Attributes" not in resp, spec
+        assert "Item" not in get(TableName=hash_table, Key=key, ConsistentRead=True), spec
+    key = {"pk": {"S": "only-removes-mixed"}}
+    resp = dynamodb.update_item(TableName=hash_table, Key=key, ReturnValues="ALL_NEW",
+                                UpdateExpression="SET a = :one REMOVE b", ExpressionAttributeValues={":one": {"N": "1"}})
+    assert resp["Attributes"] == {**key, "a": {"N": "1"}}
+    key = {"pk": {"S": "only-removes-nothing"}}
+    dynamodb.update_item(TableName=hash_table, Key=key, AttributeUpdates={})
+    assert get(TableName=hash_table, Key=key, ConsistentRead=True)["Item"] == key
+    key = {"pk": {"S": "only-removes-existing"}}  # on an existing item REMOVE removes, the key stays
+    dynamodb.put_item(TableName=hash_table, Item={**key, "a": {"S": "x"}})
+    dynamodb.update_item(TableName=hash_table, Key=key, UpdateExpression="REMOVE a")
+    assert get(TableName=hash_table, Key=key, ConsistentRead=True)["Item"] == key
+    key = {"pk": {"S": "only-removes-transaction"}}
+    dynamodb.transact_write_items(TransactItems=[{"Update": {"TableName": hash_table, "Key": key,
+                                                             "UpdateExpression": "REMOVE a"}}])
+    assert "Item" not in get(TableName=hash_table, Key=key, ConsistentRead=True)
+
+
 def test_update_key_attribute_is_rejected(dynamodb, hash_table):
     with pytest.raises(ClientError) as exc:
         dynamodb.update_item(

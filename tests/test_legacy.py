@@ -208,3 +208,78 @@ def test_legacy_errors(dynamodb, range_table, hash_table):
     expect_error(dynamodb.get_item, "Can not use both expression and non-expression parameters in the same request: "
                  "Non-expression parameters: {AttributesToGet} Expression parameters: {ProjectionExpression}",
                  TableName=hash_table, Key=item, AttributesToGet=["a"], ProjectionExpression="a")
+
+
+def test_expected_values_are_checked_like_filter_conditions(dynamodb, hash_table):
+    """Expected's AttributeValueList obeys the same per-operator types as QueryFilter/ScanFilter
+    (ScyllaDB Alternator's test_expected.py, run against DynamoDB: a ValidationException, not a
+    failed condition), and BETWEEN's bounds must be in order."""
+    dynamodb.put_item(TableName=hash_table, Item={"pk": S("ev"), "a": N(2), "s": S("cat")})
+    upd = dynamodb.update_item
+    key, change = {"pk": S("ev")}, {"z": {"Value": N(1)}}
+    for op, values, shown in [
+        ("LE", [{"L": [N(1)]}], "L"), ("CONTAINS", [{"L": [N(1)]}], "L"), ("NOT_CONTAINS", [{"L": [N(1)]}], "L"),
+        ("BEGINS_WITH", [N(3)], "N"), ("IN", [{"L": [N(1)]}, {"L": [N(2)]}], "L"),
+        ("BETWEEN", [{"NS": ["1"]}, {"NS": ["2"]}], "NS"), ("BETWEEN", [{"L": [N(1)]}, {"L": [N(2)]}], "L"),
+    ]:
+        expect_error(upd, INVALID + f"ComparisonOperator {op} is not valid for {shown} AttributeValue type",
+                     TableName=hash_table, Key=key, AttributeUpdates=change,
+                     Expected={"a": {"ComparisonOperator": op, "AttributeValueList": values}})
+    for values in ([N(4), N(3)], [S("dog"), S("aardvark")]):
+        expect_error(upd, "The BETWEEN condition was provided a range where the lower bound is greater than the "
+                     "upper bound", TableName=hash_table, Key=key, AttributeUpdates=change,
+                     Expected={"a": {"ComparisonOperator": "BETWEEN", "AttributeValueList": values}})
+    # the item's own types only make the condition false
+    expect_error(upd, "The conditional request failed", "ConditionalCheckFailedException", TableName=hash_table,
+                 Key=key, AttributeUpdates=change,
+                 Expected={"s": {"ComparisonOperator": "BETWEEN", "AttributeValueList": [N(1), N(3)]}})
+    assert "z" not in dynamodb.get_item(TableName=hash_table, Key=key)["Item"]
+
+
+def test_eq_and_ne_compare_every_type(dynamodb, hash_table):
+    """EQ and NE take lists, maps, booleans and nulls too (the Condition docs: "EQ is
+    supported for all data types, including lists and maps"); CONTAINS takes a BOOL or NULL."""
+    item = {"pk": S("eq-all"), "l": {"L": [N(1), S("x")]}, "m": {"M": {"k": S("v")}}, "t": {"BOOL": True},
+            "z": {"NULL": True}}
+    dynamodb.put_item(TableName=hash_table, Item=item)
+    pk = {"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [S("eq-all")]}}
+
+    def count(**conds):
+        return dynamodb.scan(TableName=hash_table, ScanFilter={**pk, **conds})["Count"]
+
+    assert count(l={"ComparisonOperator": "EQ", "AttributeValueList": [{"L": [N(1), S("x")]}]}) == 1
+    assert count(l={"ComparisonOperator": "NE", "AttributeValueList": [{"L": [N(1)]}]}) == 1
+    assert count(m={"ComparisonOperator": "EQ", "AttributeValueList": [{"M": {"k": S("v")}}]}) == 1
+    assert count(t={"ComparisonOperator": "EQ", "AttributeValueList": [{"BOOL": False}]}) == 0
+    assert count(z={"ComparisonOperator": "EQ", "AttributeValueList": [{"NULL": True}]}) == 1
+    assert count(l={"ComparisonOperator": "CONTAINS", "AttributeValueList": [{"BOOL": True}]}) == 0
+    dynamodb.put_item(TableName=hash_table, Item=item,
+                      Expected={"l": {"ComparisonOperator": "EQ", "AttributeValueList": [{"L": [N(1), S("x")]}]}})
+
+
+def test_conditional_operator_needs_two_or_more_conditions(dynamodb, hash_table, range_table):
+    """ConditionalOperator is refused without Expected/QueryFilter/ScanFilter (or with an empty
+    one) and with only one condition; it counts as a non-expression parameter."""
+    without = "ConditionalOperator cannot be used without Filter or Expected"
+    one = "ConditionalOperator can only be used when Filter or Expected has two or more elements"
+    key, cond = {"pk": S("co")}, {"ComparisonOperator": "NULL"}
+    upd = dynamodb.update_item
+    for op in ("AND", "OR"):
+        expect_error(upd, without, TableName=hash_table, Key=key, AttributeUpdates={"z": {"Value": N(4)}},
+                     ConditionalOperator=op)
+        expect_error(upd, without, TableName=hash_table, Key=key, AttributeUpdates={"z": {"Value": N(4)}},
+                     Expected={}, ConditionalOperator=op)
+    expect_error(upd, one, TableName=hash_table, Key=key, Expected={"a": cond}, ConditionalOperator="OR")
+    expect_error(dynamodb.put_item, one, TableName=hash_table, Item=key, Expected={"a": cond},
+                 ConditionalOperator="AND")
+    expect_error(dynamodb.delete_item, without, TableName=hash_table, Key=key, ConditionalOperator="AND")
+    expect_error(dynamodb.scan, without, TableName=hash_table, ConditionalOperator="AND", ScanFilter={})
+    expect_error(dynamodb.scan, one, TableName=hash_table, ConditionalOperator="OR", ScanFilter={"a": cond})
+    pk = {"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [S("co")]}}
+    expect_error(dynamodb.query, without, TableName=range_table, KeyConditions=pk, ConditionalOperator="AND")
+    expect_error(dynamodb.query, without, TableName=range_table, ConditionalOperator="AND")
+    expect_error(dynamodb.put_item, "Can not use both expression and non-expression parameters in the same request: "
+                 "Non-expression parameters: {Expected, ConditionalOperator} Expression parameters: "
+                 "{ConditionExpression}", TableName=hash_table, Item=key, Expected={"a": cond},
+                 ConditionalOperator="AND", ConditionExpression="attribute_exists(pk)")
+    assert "Item" not in dynamodb.get_item(TableName=hash_table, Key=key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import create_table, error_of, unique_name
+from test_bad_input import call
 
 
 def tags_of(client, arn: str) -> dict[str, str]:
@@ -37,7 +38,7 @@ def test_fifty_tags_at_most(dynamodb, tagged):
     dynamodb.tag_resource(ResourceArn=arn, Tags=[{"Key": "k1", "Value": "again"}])  # replacing: still 50
     with pytest.raises(dynamodb.exceptions.ClientError) as excinfo:
         dynamodb.tag_resource(ResourceArn=arn, Tags=[{"Key": "one-too-many", "Value": "v"}])
-    assert error_of(excinfo)[0] == "LimitExceededException"
+    assert error_of(excinfo)[0] == "ValidationException"
     assert len(tags_of(dynamodb, arn)) == 50
 
 
@@ -88,3 +89,35 @@ def test_create_table_refuses_reserved_tag_keys(dynamodb):
         create_table(dynamodb, name, Tags=[{"Key": "aws:x", "Value": "1"}])
     assert error_of(excinfo)[0] == "ValidationException"
     assert name not in dynamodb.list_tables()["TableNames"]
+
+
+def test_tag_characters(dynamodb, tagged):
+    """Letters, white space and digits of any script and ``+ - = . _ : / @``; anything else is
+    a ValidationException (ScyllaDB Alternator's test_tag.py, run against DynamoDB)."""
+    _, arn = tagged
+    for key, value in [("ok", "#!%%^$$&"), ("->>;-)])", "ok"), ("!!!\\|", "<><")]:
+        with pytest.raises(dynamodb.exceptions.ClientError) as excinfo:
+            dynamodb.tag_resource(ResourceArn=arn, Tags=[{"Key": key, "Value": value}])
+        assert error_of(excinfo)[0] == "ValidationException"
+    allowed = [{"Key": "законные буквы", "Value": "ѮѮ value"}, {"Key": "a+b-c=d.e_f:g/h@i", "Value": "1 2 3"}]
+    dynamodb.tag_resource(ResourceArn=arn, Tags=allowed)
+    assert {t["Key"]: t["Value"] for t in allowed}.items() <= tags_of(dynamodb, arn).items()
+
+
+def test_create_table_with_too_many_tags_creates_nothing(dynamodb):
+    name = unique_name("tags100")
+    with pytest.raises(dynamodb.exceptions.ClientError) as excinfo:
+        create_table(dynamodb, name, Tags=[{"Key": str(i), "Value": str(i)} for i in range(100)])
+    assert error_of(excinfo)[0] == "ValidationException"
+    with pytest.raises(dynamodb.exceptions.ResourceNotFoundException):
+        dynamodb.describe_table(TableName=name)
+
+
+def test_tag_and_untag_answer_an_empty_body(endpoint, dynamodb, tagged):
+    """The API Reference: "the service sends back an HTTP 200 response with an empty HTTP body"."""
+    _, arn = tagged
+    reply = call(endpoint, "TagResource", {"ResourceArn": arn, "Tags": [{"Key": "k", "Value": "v"}]})
+    assert (reply.status, reply.body) == (200, b"")
+    reply = call(endpoint, "UntagResource", {"ResourceArn": arn, "TagKeys": ["k"]})
+    assert (reply.status, reply.body) == (200, b"")
+    assert "k" not in tags_of(dynamodb, arn)

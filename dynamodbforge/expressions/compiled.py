@@ -45,11 +45,14 @@ class Projection:
 class Update:
     """A compiled UpdateExpression."""
 
-    __slots__ = ("paths", "touched_top_level_names", "_actions", "_trie", "_updated")
+    __slots__ = ("paths", "touched_top_level_names", "only_removes", "_actions", "_trie", "_updated")
 
     def __init__(self, actions: list[U.CompiledAction]) -> None:
         self._actions = actions
         self.paths: tuple[tuple, ...] = tuple(a.path for a in actions)
+        # nothing but REMOVE / DELETE: on an item that does not exist it does nothing, and
+        # UpdateItem then creates no item (as DynamoDB; an update with no action at all does)
+        self.only_removes = bool(actions) and all(a.kind in ("REMOVE", "DELETE") for a in actions)
         self.touched_top_level_names: frozenset[str] = frozenset(p[0] for p in self.paths)
         self._trie = U.build_trie(actions)
         self._updated = P.build(self.paths)

@@ -135,6 +135,8 @@ class WriteAction:
             return None
         if self.kind == "ConditionCheck":
             return old
+        if old is None and self.update is not None and self.update.only_removes:
+            return None  # removing from an item that does not exist: no item (DynamoDB)
         base = old if old is not None else dict(self.key)
         if self.update is None:
             return base

@@ -6,11 +6,16 @@ a table deleted and created again under the same name starts untagged, as in Dyn
 CreateTable's ``Tags`` are written in the same batch as the table (``store_for_create``).
 
 Limits (DynamoDB Developer Guide, "Tagging restrictions"): at most 50 tags per resource,
-keys of 1-128 characters and values of 0-256 (enforced by the request shapes), the
-``aws:`` prefix reserved, one value per key (tagging a key again replaces its value).
+keys of 1-128 characters and values of 0-256 (enforced by the request shapes), letters,
+white space, digits and ``+ - = . _ : / @`` only, the ``aws:`` prefix reserved, one value
+per key (tagging a key again replaces its value).  Every one of these is a
+ValidationException (ScyllaDB's Alternator test suite, run against DynamoDB, expects it
+for 51+ tags and for other characters), and TagResource and UntagResource answer an
+empty body, as the API Reference says.
 """
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import orjson
@@ -48,19 +53,37 @@ def drop(batch: Any, uid: int) -> None:
     batch.delete(_key(uid))
 
 
+_TAG_PUNCTUATION = frozenset("+-=._:/@")
+
+
+def _allowed(text: str) -> bool:
+    """Letters, white space and digits of any script, and ``+ - = . _ : / @``."""
+    return all(c in _TAG_PUNCTUATION or unicodedata.category(c)[0] in "LZN" for c in text)
+
+
 def _check_keys(keys: list[str]) -> None:
     for key in keys:
         if key.lower().startswith("aws:"):
             raise errors.validation(f"{_INVALID}Tag keys starting with 'aws:' are reserved for system use. Key: {key}")
 
 
-def _merged(current: dict[str, str], tags: list[dict[str, str]]) -> dict[str, str]:
+def _check_tags(tags: list[dict[str, str]]) -> None:
     _check_keys([t["Key"] for t in tags])
+    for tag in tags:
+        for part in ("Key", "Value"):
+            if not _allowed(tag[part]):
+                raise errors.validation(
+                    f"{_INVALID}Tag {part.lower()}s may only contain letters, white space, digits and "
+                    f"+ - = . _ : / @. Tag {part.lower()}: {tag[part]}")
+
+
+def _merged(current: dict[str, str], tags: list[dict[str, str]]) -> dict[str, str]:
+    _check_tags(tags)
     merged = dict(current)
     for tag in tags:
         merged[tag["Key"]] = tag["Value"]
     if len(merged) > MAX_TAGS:
-        raise errors.limit_exceeded(
+        raise errors.validation(
             f"The number of tags for the resource exceeds the limit of {MAX_TAGS}. "
             f"Current tags: {len(current)}, requested: {len(tags)}"
         )
@@ -84,14 +107,14 @@ def _table_from_arn(db: Database, arn: str, reader: Any) -> Any:
     return info
 
 
-def tag_resource(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+def tag_resource(db: Database, req: dict[str, Any]) -> bytes:
     with db.engine.write() as batch:
         info = _table_from_arn(db, req["ResourceArn"], batch)
         batch.put(_key(info.uid), orjson.dumps(_merged(load(batch, info.uid), req["Tags"])))
-    return {}
+    return b""  # "an HTTP 200 response with an empty HTTP body"
 
 
-def untag_resource(db: Database, req: dict[str, Any]) -> dict[str, Any]:
+def untag_resource(db: Database, req: dict[str, Any]) -> bytes:
     with db.engine.write() as batch:
         info = _table_from_arn(db, req["ResourceArn"], batch)
         _check_keys(req["TagKeys"])
@@ -102,7 +125,7 @@ def untag_resource(db: Database, req: dict[str, Any]) -> dict[str, Any]:
                 batch.put(_key(info.uid), orjson.dumps(remaining))
             else:
                 batch.delete(_key(info.uid))
-    return {}
+    return b""
 
 
 def list_tags_of_resource(db: Database, req: dict[str, Any]) -> dict[str, Any]:

@@ -214,6 +214,7 @@ def check_expected(data: dict[str, Any], ctx: Ctx) -> None:
             if values is None:
                 values = [cond["Value"]] if "Value" in cond else []
             _check_argument_list(ctx, op, values)
+            _check_condition_values(op, values)
         elif "AttributeValueList" in cond:
             raise errors.validation(
                 f"{INVALID}AttributeValueList can only be used with a ComparisonOperator for Attribute: {name}"
@@ -246,38 +247,55 @@ def _check_argument_list(ctx: Ctx, op: str, values: list[Any]) -> None:
 
 # legacy Condition maps (KeyConditions, QueryFilter, ScanFilter) -----------------
 
+# The value types each ComparisonOperator takes (the API Reference's Condition; EQ and NE
+# take every type, lists and maps included; CONTAINS also takes BOOL and NULL).
 _CONDITION_TYPES = {
-    "EQ": ("S", "N", "B", "SS", "NS", "BS"), "NE": ("S", "N", "B", "SS", "NS", "BS"),
     "LE": ("S", "N", "B"), "LT": ("S", "N", "B"), "GE": ("S", "N", "B"), "GT": ("S", "N", "B"),
-    "CONTAINS": ("S", "N", "B"), "NOT_CONTAINS": ("S", "N", "B"), "BEGINS_WITH": ("S", "B"),
-    "IN": ("S", "N", "B"), "BETWEEN": ("S", "N", "B"),
+    "CONTAINS": ("S", "N", "B", "BOOL", "NULL"), "NOT_CONTAINS": ("S", "N", "B", "BOOL", "NULL"),
+    "BEGINS_WITH": ("S", "B"), "IN": ("S", "N", "B"), "BETWEEN": ("S", "N", "B"),
 }
+
+
+def _check_condition_values(op: str, values: list[Any]) -> None:
+    """A legacy comparison's values against its operator: their types, BETWEEN's order."""
+    allowed = _CONDITION_TYPES.get(op)
+    if allowed is not None:
+        for av in values:
+            t = next(iter(av), None)
+            if t not in allowed:
+                raise errors.validation(f"{INVALID}ComparisonOperator {op} is not valid for {t} AttributeValue type")
+    if op == "BETWEEN":
+        from dynamodbforge.expressions import comparisons as C  # local: protocol must not import expressions early
+
+        if (C.order(values[0], values[1]) or 0) > 0:
+            raise errors.validation(
+                "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound"
+            )
 
 
 def check_conditions(conds: dict[str, Any] | None, ctx: Ctx) -> None:
     """AWS's rules for a map of legacy ``Condition`` structures, in AWS's order."""
     if not conds:
         return
-    from dynamodbforge.expressions import comparisons as C  # local: protocol must not import expressions early
-
     for cond in conds.values():
         if cond is None:
             continue
         op = cond["ComparisonOperator"]
         values = cond.get("AttributeValueList") or []
         _check_argument_list(ctx, op, values)
-        allowed = _CONDITION_TYPES.get(op)
-        if allowed is not None:
-            for av in values:
-                t = next(iter(av), None)
-                if t not in allowed:
-                    raise errors.validation(
-                        f"{INVALID}ComparisonOperator {op} is not valid for {t} AttributeValue type"
-                    )
-        if op == "BETWEEN" and (C.order(values[0], values[1]) or 0) > 0:
-            raise errors.validation(
-                "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound"
-            )
+        _check_condition_values(op, values)
+
+
+def check_conditional_operator(data: dict[str, Any], conditions: str) -> None:
+    """ConditionalOperator joins two or more conditions of ``conditions`` (Expected, QueryFilter
+    or ScanFilter), and is refused without them."""
+    if data.get("ConditionalOperator") is None:
+        return
+    count = len(data.get(conditions) or ())
+    if count == 0:
+        raise errors.validation("ConditionalOperator cannot be used without Filter or Expected")
+    if count == 1:
+        raise errors.validation("ConditionalOperator can only be used when Filter or Expected has two or more elements")
 
 
 def check_select(data: dict[str, Any]) -> None:
@@ -618,7 +636,8 @@ UPDATE_TABLE = Struct("UpdateTableInput", {
 # Item operations -----------------------------------------------------------------------
 
 def _put_item(data: dict[str, Any], ctx: Ctx) -> None:
-    check_expression_params(data, ("ConditionExpression",), ("Expected",))
+    check_expression_params(data, ("ConditionExpression",), ("Expected", "ConditionalOperator"))
+    check_conditional_operator(data, "Expected")
     item = data["Item"]
     raise_av(ctx, item)
     rv = data.get("ReturnValues")
@@ -648,7 +667,8 @@ def _no_duplicate_names(names: list[str]) -> None:
 
 
 def _delete_item(data: dict[str, Any], ctx: Ctx) -> None:
-    check_expression_params(data, ("ConditionExpression",), ("Expected",))
+    check_expression_params(data, ("ConditionExpression",), ("Expected", "ConditionalOperator"))
+    check_conditional_operator(data, "Expected")
     raise_av(ctx, data["Key"])
     rv = data.get("ReturnValues")
     if rv is not None and rv != "NONE" and rv != "ALL_OLD":
@@ -658,7 +678,9 @@ def _delete_item(data: dict[str, Any], ctx: Ctx) -> None:
 
 
 def _update_item(data: dict[str, Any], ctx: Ctx) -> None:
-    check_expression_params(data, ("UpdateExpression", "ConditionExpression"), ("AttributeUpdates", "Expected"))
+    check_expression_params(data, ("UpdateExpression", "ConditionExpression"),
+                            ("AttributeUpdates", "Expected", "ConditionalOperator"))
+    check_conditional_operator(data, "Expected")
     raise_av(ctx, data["Key"])
     updates = data.get("AttributeUpdates")
     if updates:
@@ -726,6 +748,7 @@ UPDATE_ITEM = Struct("UpdateItemInput", {
 def _read_many(data: dict[str, Any], ctx: Ctx, expressions: tuple[str, ...], non: tuple[str, ...],
                filter_param: str) -> None:
     check_expression_params(data, expressions, non)
+    check_conditional_operator(data, filter_param)
     check_conditions(data.get(filter_param), ctx)
     names = data.get("AttributesToGet")
     if names:

@@ -152,6 +152,10 @@ class HttpProtocol(asyncio.Protocol):
             self._send_raw(status, out, b"application/json", keep_alive)
             return
         if method == b"GET":
+            if self._url != b"/" and not self._url.startswith(b"/?"):
+                # only the root is the health check (other paths: a 400-404 in DynamoDB)
+                self._send(404, b"<UnknownOperationException/>\n", b"text/xml", keep_alive)
+                return
             # AWS answers "healthy: <the host the client addressed> " to GET /.
             host = headers.get(b"host")
             body = b"healthy: " + host + b" " if host else self._health
