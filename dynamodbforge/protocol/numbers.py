@@ -34,19 +34,26 @@ def parse(text: str) -> Decimal:
     return value
 
 
-def check(value: Decimal) -> None:
-    """Raise AWS's errors for a value outside DynamoDB's number range or precision."""
+_OVERFLOW = "Number overflow. Attempting to store a number with magnitude larger than supported range"
+
+
+def check(value: Decimal, *, computed: bool = False) -> None:
+    """Raise AWS's errors for a value outside DynamoDB's number range or precision.
+
+    ``computed``: the value is the result of an update's arithmetic, for which DynamoDB
+    reports too many digits as an overflow too (1E50 + 1: "Number overflow...", as seen by
+    ScyllaDB Alternator's suite against DynamoDB), not as the 38-digit error of a value sent.
+    """
     if value.is_zero():
         return
     sign, digits, exponent = value.normalize(_CTX).as_tuple()
     assert isinstance(exponent, int)
     if len(digits) > MAX_DIGITS:
-        raise errors.validation("Attempting to store more than 38 significant digits in a Number")
+        raise errors.validation(_OVERFLOW if computed else
+                                "Attempting to store more than 38 significant digits in a Number")
     magnitude = exponent + len(digits) - 1  # power of ten of the leading digit
     if magnitude > MAX_EXPONENT:
-        raise errors.validation(
-            "Number overflow. Attempting to store a number with magnitude larger than supported range"
-        )
+        raise errors.validation(_OVERFLOW)
     if magnitude < MIN_EXPONENT:
         raise errors.validation(
             "Number underflow. Attempting to store a number with magnitude smaller than supported range"
@@ -93,7 +100,7 @@ def add(a: str, b: str) -> str:
         if text is not None:
             return text
     result = _CTX.add(to_decimal(a), to_decimal(b))
-    check(result)
+    check(result, computed=True)
     return format(result)
 
 
@@ -103,7 +110,7 @@ def subtract(a: str, b: str) -> str:
         if text is not None:
             return text
     result = _CTX.subtract(to_decimal(a), to_decimal(b))
-    check(result)
+    check(result, computed=True)
     return format(result)
 
 
