@@ -467,6 +467,13 @@ class TestAttributeValues:
         ("-1e126", "Number overflow. Attempting to store a number with magnitude larger than supported range"),
         ("1e-131", "Number underflow. Attempting to store a number with magnitude smaller than supported range"),
         ("-1e-131", "Number underflow. Attempting to store a number with magnitude smaller than supported range"),
+        # huge exponents (alternator test_number_magnitude_not_allowed_dos): an error, not a 500 or a zero
+        ("1.0e100000000", "Number overflow. Attempting to store a number with magnitude larger than supported range"),
+        ("1e99999999999999999999",
+         "Number overflow. Attempting to store a number with magnitude larger than supported range"),
+        ("1e-100000000", "Number underflow. Attempting to store a number with magnitude smaller than supported range"),
+        ("-1e-99999999999999999999",
+         "Number underflow. Attempting to store a number with magnitude smaller than supported range"),
     ])
     def test_bad_numbers(self, t, number, message):
         endpoint, table = t

@@ -14,7 +14,9 @@ from dynamodbforge import errors
 
 # Enough precision that arithmetic on two legal numbers is exact before we check
 # the 38-digit rule (AWS rejects results that need more digits, it does not round).
-_CTX = decimal.Context(prec=300, Emax=999999, Emin=-999999, traps=[decimal.InvalidOperation])
+# Exponents unbounded: a sent exponent of any size is read exactly, so check() reports it
+# (an Emax of 999999 made 1E100000000 infinite and 1E-100000000 zero).
+_CTX = decimal.Context(prec=300, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[decimal.InvalidOperation])
 
 _NUMBER_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\Z", re.ASCII)
 
@@ -30,11 +32,20 @@ def parse(text: str) -> Decimal:
             raise errors.validation("The parameter cannot be converted to a numeric value")
         raise errors.validation(f"The parameter cannot be converted to a numeric value: {text}")
     value = _CTX.create_decimal(text)
+    if not value.is_finite() or (value.is_zero() and _has_nonzero_digit(text)):
+        # an exponent beyond even the context's unbounded range (over 10**17 digits)
+        raise errors.validation(_UNDERFLOW if value.is_zero() else _OVERFLOW)
     check(value)
     return value
 
 
+def _has_nonzero_digit(text: str) -> bool:
+    mantissa = text.partition("e")[0].partition("E")[0]
+    return any(c in "123456789" for c in mantissa)
+
+
 _OVERFLOW = "Number overflow. Attempting to store a number with magnitude larger than supported range"
+_UNDERFLOW = "Number underflow. Attempting to store a number with magnitude smaller than supported range"
 
 
 def check(value: Decimal, *, computed: bool = False) -> None:
@@ -55,9 +66,7 @@ def check(value: Decimal, *, computed: bool = False) -> None:
     if magnitude > MAX_EXPONENT:
         raise errors.validation(_OVERFLOW)
     if magnitude < MIN_EXPONENT:
-        raise errors.validation(
-            "Number underflow. Attempting to store a number with magnitude smaller than supported range"
-        )
+        raise errors.validation(_UNDERFLOW)
 
 
 def format(value: Decimal) -> str:
