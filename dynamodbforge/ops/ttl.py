@@ -1,12 +1,13 @@
 """UpdateTimeToLive and DescribeTimeToLive.
 
-A table has at most one TTL attribute.  UpdateTimeToLive records the wanted state
-in the storage engine as ENABLING or DISABLING; the background sweeper
-(dynamodbforge/ttl/sweeper.py) takes it into account on its next tick and turns it
-into ENABLED or DISABLED, so DescribeTimeToLive shows the transition as AWS
-documents it.  The checks and their order follow AWS: the content checks ("already
-enabled", "already disabled", "active on a different AttributeName") come before
-the cool-down check, and only a successful change starts a cool-down.
+A table has at most one TTL attribute.  UpdateTimeToLive records it as ENABLED or
+DISABLED at once: that is what DynamoDB's DescribeTimeToLive shows right after the call
+(ScyllaDB Alternator's test_ttl.py, run against DynamoDB, reads ENABLED and DISABLED
+immediately; ENABLING and DISABLING are in the API but not what it answers).  Enabling
+starts a fresh pass of the background sweeper (dynamodbforge/ttl/sweeper.py) in the same
+batch.  The checks and their order follow AWS: the content checks ("already enabled",
+"already disabled", "active on a different AttributeName") come before the cool-down
+check, and only a successful change starts a cool-down.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 from dynamodbforge import errors
 from dynamodbforge.database import Database
 from dynamodbforge.ttl import state
-from dynamodbforge.ttl.state import DISABLED, DISABLING, ENABLED, ENABLING, TtlConfig
+from dynamodbforge.ttl.state import DISABLED, DISABLING, ENABLED, ENABLING, SweepState, TtlConfig
 
 
 def update_time_to_live(db: Database, req: dict[str, Any]) -> dict[str, Any]:
@@ -40,8 +41,11 @@ def update_time_to_live(db: Database, req: dict[str, Any]) -> dict[str, Any]:
         now = db.clock()
         if current is not None and now - current.changed_at < state.OPTIONS.cooldown_seconds:
             raise errors.validation("Time to live has been modified multiple times within a fixed interval")
-        config = TtlConfig(info.name, attribute, enabled, ENABLING if enabled else DISABLING, now)
+        config = TtlConfig(info.name, attribute, enabled, ENABLED if enabled else DISABLED, now)
         batch.put(state.config_key(info), config.to_json())
+        if enabled:  # a fresh sweep pass over the table (items may carry the attribute already)
+            sweep = state.load_sweep(batch, info.uid)
+            batch.put(state.sweep_key(info.uid), SweepState(deleted=sweep.deleted).to_json())
     return {"TimeToLiveSpecification": {"Enabled": enabled, "AttributeName": attribute}}
 
 
@@ -51,7 +55,8 @@ def describe_time_to_live(db: Database, req: dict[str, Any]) -> dict[str, Any]:
         info = db.catalog.get_table(name, reader)
         config = state.load_config(reader, info)
     # A table whose TTL was never set, or was disabled, reads {"TimeToLiveStatus": "DISABLED"}
-    # without AttributeName; while enabling, enabled or disabling the attribute is named.
+    # without AttributeName; else the attribute is named.  (ENABLING and DISABLING are only
+    # found in data directories written by earlier versions, until the sweeper settles them.)
     if config is None or config.status == DISABLED:
         return {"TimeToLiveDescription": {"TimeToLiveStatus": DISABLED}}
     assert config.status in (ENABLING, ENABLED, DISABLING)
