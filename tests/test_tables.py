@@ -86,6 +86,36 @@ def test_delete_table_returns_deleting_and_removes_items(dynamodb):
     dynamodb.delete_table(TableName=name)
 
 
+def test_delete_table_describes_less_than_describe_table(dynamodb):
+    """DeleteTable's TableDescription has no CreationDateTime, KeySchema, AttributeDefinitions
+    or index descriptions (ScyllaDB Alternator's test_delete_table_description*, run against
+    DynamoDB); it keeps the name, status, id, ARN, billing, throughput and counts."""
+    name = unique_name("deldesc")
+    dynamodb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"},
+                              {"AttributeName": "x", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "gsi", "KeySchema": [{"AttributeName": "x", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "ALL"}}],
+        LocalSecondaryIndexes=[{"IndexName": "lsi", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                                                                {"AttributeName": "x", "KeyType": "RANGE"}],
+                                "Projection": {"ProjectionType": "ALL"}}])
+    dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    described = dynamodb.describe_table(TableName=name)["Table"]
+    got = dynamodb.delete_table(TableName=name)["TableDescription"]
+    for field in ("CreationDateTime", "KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes",
+                  "LocalSecondaryIndexes"):
+        assert field in described and field not in got, field
+    assert got["TableName"] == name and got["TableStatus"] == "DELETING"
+    assert got["TableId"] == described["TableId"] and got["TableArn"] == described["TableArn"]
+    assert got["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert got["ProvisionedThroughput"] == {"NumberOfDecreasesToday": 0, "ReadCapacityUnits": 0,
+                                            "WriteCapacityUnits": 0}
+    assert (got["ItemCount"], got["TableSizeBytes"]) == (0, 0)
+
+
 def test_list_tables_paging(dynamodb):
     prefix = unique_name("list")
     names = sorted(create_table(dynamodb, f"{prefix}-{i}") for i in range(5))
