@@ -193,6 +193,24 @@ def test_expression_size_limit():
     ExpressionContext(None, None).projection("a" + "z" * 4095)  # exactly 4096 bytes is fine
 
 
+def test_operator_limit_and_deep_nesting_under_4_kb():
+    """At most 300 operators (comparisons, AND, OR, NOT, BETWEEN, IN; not parentheses or
+    functions) per condition, and deep nesting within 4 KB gets the expression's own error,
+    not a crash or the item-nesting error (ScyllaDB Alternator's test_deeply_nested_expression_*,
+    run against DynamoDB)."""
+    ok = "a < b " + "or (a < b " * 149 + ")" * 149  # 299 operators
+    assert ctx().condition(ok).evaluate({"a": N(1), "b": N(2)}) is True
+    too_many = "Invalid ConditionExpression: The expression contains too many operators; operator count: 301"
+    assert cond_err("a<b " + "or (a<b " * 454 + ")" * 454) == too_many
+    assert cond_err("not " * 1000 + "a<b") == too_many
+    assert cond_err("a = :s " + "AND a = :s " * 300, param="FilterExpression").endswith("operator count: 301")
+    assert cond_err("a < " + "f(" * 1355 + "b" + ")" * 1355) == (
+        "Invalid ConditionExpression: Invalid function name; function: f")
+    assert cond_err("a < " + "size(" * 680 + "b" + ")" * 680) == (
+        "Invalid ConditionExpression: Incorrect operand type for operator or function; operator or function: "
+        "size, operand type: N")
+
+
 def test_deep_parentheses_do_not_crash():
     text = "(" * 1000 + "a = :s" + ")" * 1000
     assert cond_err(text) == "Invalid ConditionExpression: The expression has redundant parentheses;"

@@ -68,7 +68,8 @@ class ExpressionContext:
             return compiled
         used_names, used_values = set(), set()
         try:
-            compiled = resolve(tree, R.Resolver(self.names, self.values, used_names, used_values, order))
+            with Pa.deep_recursion():
+                compiled = resolve(tree, R.Resolver(self.names, self.values, used_names, used_values, order))
         except ExpressionError as e:
             raise errors.validation(f"Invalid {param}: {e.message}") from None
         finally:

@@ -8,9 +8,10 @@ raise :class:`ExpressionError` immediately.  Results are cached by ``(kind, text
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 
 from dynamodbforge.expressions import ast as A
 from dynamodbforge.expressions.lexer import EOF, NAME, NAMEREF, NUM, OP, VALREF, Token, syntax_error_message, tokenize
@@ -38,6 +39,7 @@ _KEYWORDS = {
 }
 _CONDITION_WORDS = _KEYWORDS[CONDITION]
 MAX_PATH_DEPTH = 32
+MAX_OPERATORS = 300  # per condition, filter or key-condition expression (Developer Guide, limits)
 
 
 class ExpressionError(Exception):
@@ -67,6 +69,7 @@ class _Parser:
         self.kind = kind
         self.keywords = _KEYWORDS[kind]
         self.redundant_parens = False
+        self.operators = 0  # comparisons, AND, OR, NOT, BETWEEN, IN (see MAX_OPERATORS)
         self.match = self._match_parens()
 
     # --- token helpers -------------------------------------------------------
@@ -176,6 +179,7 @@ class _Parser:
         left = self.and_condition()
         while self.keyword("OR"):
             self.i += 1
+            self.operators += 1
             left = A.Or(left, self.and_condition())
         return left
 
@@ -183,12 +187,14 @@ class _Parser:
         left = self.not_condition()
         while self.keyword("AND"):
             self.i += 1
+            self.operators += 1
             left = A.And(left, self.not_condition())
         return left
 
     def not_condition(self) -> A.Condition:
         if self.keyword("NOT"):
             self.i += 1
+            self.operators += 1
             return A.Not(self.not_condition())
         return self.primary()
 
@@ -216,9 +222,11 @@ class _Parser:
         tok = self.toks[self.i]
         if tok.kind == OP and tok.text in COMPARATORS:
             self.i += 1
+            self.operators += 1
             return A.Compare(tok.text, left, self.operand())
         if self.keyword("BETWEEN"):
             self.i += 1
+            self.operators += 1
             low = self.operand()
             if not self.keyword("AND"):
                 self.fail()
@@ -226,6 +234,7 @@ class _Parser:
             return A.Between(left, low, self.operand())
         if self.keyword("IN"):
             self.i += 1
+            self.operators += 1
             self.expect_op("(")
             items = [self.operand()]
             while self.op(","):
@@ -418,17 +427,30 @@ def parse(kind: str, text: str) -> Parsed:
     request-dependent one.
     """
     parser = _Parser(text, kind)
+    with deep_recursion():  # the static checks below recurse over the tree too
+        try:
+            result = parser.run()
+        except _SyntaxFailure as failure:
+            return Parsed(None, syntax_error_message(text, parser.toks, failure.index))
+        if parser.operators > MAX_OPERATORS:
+            # DynamoDB counts to one past the limit, and says so (ScyllaDB Alternator's
+            # test_deeply_nested_expression_2, run against DynamoDB)
+            return Parsed(result, f"The expression contains too many operators; operator count: {MAX_OPERATORS + 1}")
+        sections = None
+        if kind == UPDATE:
+            result, sections = result
+        return Parsed(result, _static_error(kind, result, parser, sections))
+
+
+@contextmanager
+def deep_recursion(depth: int = 40000) -> Iterator[None]:
+    """Room for recursing over a 4 KB expression, which nests up to ~2,000 levels deep
+    (parsing, static checks, resolution; evaluation stays within the default limit)."""
     limit = sys.getrecursionlimit()
-    if limit < 40000:
-        sys.setrecursionlimit(40000)
+    if limit < depth:
+        sys.setrecursionlimit(depth)
     try:
-        result = parser.run()
-    except _SyntaxFailure as failure:
-        return Parsed(None, syntax_error_message(text, parser.toks, failure.index))
+        yield
     finally:
-        if limit < 40000:
+        if limit < depth:
             sys.setrecursionlimit(limit)
-    sections = None
-    if kind == UPDATE:
-        result, sections = result
-    return Parsed(result, _static_error(kind, result, parser, sections))
