@@ -270,6 +270,10 @@ def test_create_table_semantics():
     assert validation("CreateTable", _table(AttributeDefinitions=two)) == (
         INVALID + "Number of attributes in KeySchema does not exactly match number of attributes defined in "
         "AttributeDefinitions")
+    # the same name twice (DynamoDB's text, quoted in ScyllaDB issue 13870), before the count check
+    assert validation("CreateTable", _table(AttributeDefinitions=[{"AttributeName": "a", "AttributeType": "S"},
+                                                                  {"AttributeName": "a", "AttributeType": "N"}])) == (
+        "Attribute Name is duplicated: a")
 
 
 def test_create_table_indexes():
@@ -287,6 +291,11 @@ def test_create_table_indexes():
     assert validation("CreateTable", _table(AttributeDefinitions=two, KeySchema=ks,
                                             LocalSecondaryIndexes=[bad])) == (
         INVALID + "ProjectionType is ALL, but NonKeyAttributes is specified")
+    for projection, message in [
+            ({"ProjectionType": "INCLUDE"}, "ProjectionType is INCLUDE, but NonKeyAttributes is not specified"),
+            ({"ProjectionType": "INCLUDE", "NonKeyAttributes": ["x", "x"]}, "Duplicate value in NonKeyAttributes: x")]:
+        assert validation("CreateTable", _table(AttributeDefinitions=two, KeySchema=ks, LocalSecondaryIndexes=[
+            dict(lsi, Projection=projection)])) == INVALID + message
     gsi = {"IndexName": "gsi1", "KeySchema": [{"AttributeName": "b", "KeyType": "HASH"}],
            "Projection": {"ProjectionType": "KEYS_ONLY"}}
     assert validation("CreateTable", _table(AttributeDefinitions=two, GlobalSecondaryIndexes=[gsi])) == (

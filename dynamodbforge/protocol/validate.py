@@ -386,6 +386,13 @@ def _check_projection(projection: dict[str, Any]) -> None:
         raise errors.validation(f"{INVALID}Unknown ProjectionType: null")
     if "NonKeyAttributes" in projection and ptype != "INCLUDE":
         raise errors.validation(f"{INVALID}ProjectionType is {ptype}, but NonKeyAttributes is specified")
+    if ptype == "INCLUDE":
+        names = projection.get("NonKeyAttributes")
+        if not names:
+            raise errors.validation(f"{INVALID}ProjectionType is INCLUDE, but NonKeyAttributes is not specified")
+        for i, name in enumerate(names):
+            if name in names[:i]:  # refused by DynamoDB (Alternator's test_gsi_projection_error_duplicate);
+                raise errors.validation(f"{INVALID}Duplicate value in NonKeyAttributes: {name}")  # text unverified
 
 
 def _create_table(data: dict[str, Any], ctx: Ctx) -> None:
@@ -408,6 +415,9 @@ def _create_table(data: dict[str, Any], ctx: Ctx) -> None:
 
     definitions = data["AttributeDefinitions"]
     defined = [d.get("AttributeName") for d in definitions]
+    for i, name in enumerate(defined):
+        if name in defined[:i]:  # DynamoDB's text, as quoted in ScyllaDB issue 13870
+            raise errors.validation(f"Attribute Name is duplicated: {name}")
     schema = data["KeySchema"]
     keys = _key_names(schema)
     if len(keys) == 2:
