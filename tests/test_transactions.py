@@ -48,6 +48,38 @@ def test_all_or_nothing_with_reasons_in_request_order(dynamodb, hash_table):
     assert "Item" not in dynamodb.get_item(TableName=hash_table, Key={"pk": {"S": "tx-new"}})
 
 
+def test_an_items_own_error_cancels_with_a_validation_error_reason(dynamodb, hash_table):
+    """A key of the wrong type (or too big an item) is that action's ValidationError in a
+    TransactionCanceledException, the other actions "None" and unchecked (ScyllaDB Alternator's
+    test_transact_write_cancellation_reasons_validationerror*, run against DynamoDB); request-
+    level errors (an unknown table, a bad expression) still refuse the whole request."""
+    with pytest.raises(ClientError) as exc:
+        dynamodb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": hash_table, "Item": {"pk": {"N": "7"}}}},
+            {"Put": {"TableName": hash_table, "Item": {"pk": {"N": "8"}}}},
+            {"Put": {"TableName": hash_table, "Item": {"pk": {"S": "tx-valerr"}},
+                     "ConditionExpression": "attribute_exists(pk)"}},
+        ])
+    assert error_of(exc) == ("TransactionCanceledException", "Transaction cancelled, please refer cancellation "
+                             "reasons for specific reasons [ValidationError, None, None]")
+    assert exc.value.response["CancellationReasons"] == [
+        {"Code": "ValidationError",
+         "Message": "One or more parameter values were invalid: Type mismatch for key pk expected: S actual: N"},
+        {"Code": "None"}, {"Code": "None"}]
+    with pytest.raises(ClientError) as exc:
+        dynamodb.transact_write_items(TransactItems=[
+            {"Update": {"TableName": hash_table, "Key": {"pk": {"N": "1"}}, "UpdateExpression": "SET a = :a",
+                        "ExpressionAttributeValues": {":a": {"S": "x"}}}}])
+    assert exc.value.response["CancellationReasons"] == [
+        {"Code": "ValidationError", "Message": "The provided key element does not match the schema"}]
+    with pytest.raises(ClientError) as exc:
+        dynamodb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": hash_table, "Item": {"pk": {"S": "tx-ok"}}, "ConditionExpression": "#n = :v",
+                     "ExpressionAttributeValues": {":v": {"S": "x"}}}}])
+    assert error_of(exc)[0] == "ValidationException"
+    assert "Item" not in dynamodb.get_item(TableName=hash_table, Key={"pk": {"S": "tx-valerr"}})
+
+
 def test_commit_applies_every_action(dynamodb, hash_table):
     dynamodb.put_item(TableName=hash_table, Item={"pk": {"S": "tx-b"}, "n": {"N": "10"}})
     dynamodb.put_item(TableName=hash_table, Item={"pk": {"S": "tx-gone"}})

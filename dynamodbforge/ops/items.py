@@ -175,16 +175,27 @@ def _compile_condition(ctx: ExpressionContext, spec: dict[str, Any]) -> Any:
     return ctx.condition(spec["ConditionExpression"]) if "ConditionExpression" in spec else None
 
 
+def _item_level(exc: errors.DynamoDBError) -> errors.DynamoDBError:
+    """Mark an error of the item itself (its key's types and sizes, its size): in a
+    transaction it cancels the transaction with a ValidationError reason for this item,
+    where other validation errors refuse the whole request (as DynamoDB does)."""
+    exc.item_level = True  # type: ignore[attr-defined]
+    return exc
+
+
 def prepare_put(db: Database, spec: dict[str, Any], reader: Any = None) -> WriteAction:
     ctx = _context(spec)
     cond = _compile_condition(ctx, spec)
     ctx.check_unused()
     info = db.catalog.get(spec["TableName"], reader)
     item = spec["Item"]
-    attributes.validate_item_key(item, info)
+    try:
+        attributes.validate_item_key(item, info)
+    except errors.DynamoDBError as exc:
+        raise _item_level(exc) from None
     size = attributes.item_size(item)
     if size > MAX_ITEM_BYTES:
-        raise errors.validation("Item size has exceeded the maximum allowed size")
+        raise _item_level(errors.validation("Item size has exceeded the maximum allowed size"))
     return WriteAction(info, key_of(info, item), "Put", cond, _return_old(spec), item=item, new_size=size)
 
 
@@ -203,7 +214,10 @@ def _prepare_keyed(db: Database, spec: dict[str, Any], kind: str, reader: Any) -
     ctx.check_unused()
     info = db.catalog.get(spec["TableName"], reader)
     key = spec["Key"]
-    attributes.validate_key(key, info)
+    try:
+        attributes.validate_key(key, info)
+    except errors.DynamoDBError as exc:
+        raise _item_level(exc) from None
     return WriteAction(info, key, kind, cond, _return_old(spec))
 
 
@@ -216,7 +230,10 @@ def prepare_update(db: Database, spec: dict[str, Any], reader: Any = None) -> Wr
     ctx.check_unused()
     info = db.catalog.get(spec["TableName"], reader)
     key = spec["Key"]
-    attributes.validate_key(key, info)
+    try:
+        attributes.validate_key(key, info)
+    except errors.DynamoDBError as exc:
+        raise _item_level(exc) from None
     if update is not None:
         for name in update.touched_top_level_names:
             if name in info.key_names:

@@ -54,13 +54,23 @@ def _request_digest(req: dict[str, Any]) -> str:
 def transact_write_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     entries = req["TransactItems"]
     actions: list[items.WriteAction] = []
-    for entry in entries:
+    for i, entry in enumerate(entries):
         kinds = [k for k in _PREPARE if k in entry]
         if len(kinds) != 1:
             raise errors.validation(
                 "TransactItems can only contain one of Check, Put, Update or Delete"
             )
-        actions.append(_PREPARE[kinds[0]](db, entry[kinds[0]]))
+        try:
+            actions.append(_PREPARE[kinds[0]](db, entry[kinds[0]]))
+        except errors.DynamoDBError as exc:
+            if not getattr(exc, "item_level", False):
+                raise
+            # an item's own error (a key of the wrong type, too big an item) cancels the
+            # transaction with its reason; the actions after it are not looked at (DynamoDB,
+            # per ScyllaDB Alternator's test_transact_write_cancellation_reasons_validationerror)
+            reasons = [{"Code": "None"} for _ in entries]
+            reasons[i] = {"Code": "ValidationError", "Message": exc.message or ""}
+            raise _cancelled(reasons) from None
     seen: set[bytes] = set()
     total = 0
     for action in actions:
