@@ -524,6 +524,30 @@ class TestAttributeValues:
         # A 1 MB name: also larger than an item may be; which check AWS reports first is unverified.
         assert_validation(self.put(endpoint, table, {"c" * (1024 * 1024): {"S": "x"}}, "name-1mb"), message)
 
+    def test_attribute_name_too_long_anywhere_in_the_request(self, t):
+        # alternator test_limit_attribute_length_nonkey_bad (run against DynamoDB): names in
+        # projections, AttributesToGet, AttributeUpdates and expression names too; nothing written
+        endpoint, table = t
+        message = "1 validation error detected: Attribute name is too large, must be less than 65536 bytes"
+        long_name, key = "n" * 65536, {"pk": {"S": REJECT_PREFIX + "long-name"}}
+        requests = [
+            ("GetItem", {"Key": key, "ProjectionExpression": "#n", "ExpressionAttributeNames": {"#n": long_name}}),
+            ("GetItem", {"Key": key, "AttributesToGet": [long_name]}),
+            ("UpdateItem", {"Key": key, "AttributeUpdates": {long_name: {"Value": {"N": "2"}, "Action": "PUT"}}}),
+            ("UpdateItem", {"Key": key, "UpdateExpression": "SET #n = :v",
+                            "ExpressionAttributeNames": {"#n": long_name}, "ExpressionAttributeValues": {":v": {"N": "3"}}}),
+            ("UpdateItem", {"Key": key, "UpdateExpression": "SET a = :v", "ConditionExpression": "#n = :v",
+                            "ExpressionAttributeNames": {"#n": long_name},
+                            "ExpressionAttributeValues": {":v": {"N": "1"}}}),
+            ("Query", {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": key["pk"]},
+                       "ProjectionExpression": "#n", "ExpressionAttributeNames": {"#n": long_name}}),
+        ]
+        for operation, payload in requests:
+            assert_validation(call(endpoint, operation, {"TableName": table, **payload}), message)
+        assert call(endpoint, "GetItem", {"TableName": table, "Key": key}).json == {}
+        ok = "n" * 65535  # the longest name allowed
+        assert call(endpoint, "GetItem", {"TableName": table, "Key": key, "AttributesToGet": [ok]}).status == 200
+
     def test_empty_attribute_name(self, t):
         endpoint, table = t
         reply = self.put(endpoint, table, {"": {"S": "x"}}, "name-empty")

@@ -151,12 +151,22 @@ def check_expression_params(data: dict[str, Any], expressions: tuple[str, ...],
         )
 
 
+def check_name_sizes(names: Any) -> None:
+    """Attribute names named anywhere in a request (not only in items) are at most 65,535
+    bytes (ScyllaDB Alternator's test_limit_attribute_length_nonkey_bad, run against DynamoDB:
+    projections, AttributesToGet, AttributeUpdates, expression names)."""
+    for name in names or ():
+        if type(name) is str and len(name) > 16383:
+            A.check_name(name)
+
+
 def check_expression_maps(data: dict[str, Any], ctx: Ctx) -> None:
     """AWS's checks of ExpressionAttributeNames/Values made before parsing the expressions."""
     names = data.get("ExpressionAttributeNames")
     if names is not None:
         if not names:
             raise errors.validation("ExpressionAttributeNames must not be empty")
+        check_name_sizes(names.values())
         for key, value in names.items():
             if not _NAME_KEY(key):
                 raise errors.validation(f'ExpressionAttributeNames contains invalid key: Syntax error; key: "{key}"')
@@ -664,6 +674,7 @@ def _get_item(data: dict[str, Any], ctx: Ctx) -> None:
     raise_av(ctx, data["Key"])
     names = data.get("AttributesToGet")
     if names:
+        check_name_sizes(names)
         _no_duplicate_names(names)
     check_expression_maps(data, ctx)
 
@@ -694,6 +705,7 @@ def _update_item(data: dict[str, Any], ctx: Ctx) -> None:
     raise_av(ctx, data["Key"])
     updates = data.get("AttributeUpdates")
     if updates:
+        check_name_sizes(updates)
         for update in updates.values():
             if update is None:
                 continue
@@ -762,6 +774,7 @@ def _read_many(data: dict[str, Any], ctx: Ctx, expressions: tuple[str, ...], non
     check_conditions(data.get(filter_param), ctx)
     names = data.get("AttributesToGet")
     if names:
+        check_name_sizes(names)
         _no_duplicate_names(names)
     esk = data.get("ExclusiveStartKey")
     found = av_error(ctx, esk)
