@@ -282,6 +282,25 @@ class TestWire:
         assert reply.status == 200 and reply.json == {}
         assert json.loads(get_raw(endpoint, table, key)) == {"Item": item}
 
+    def test_gzip_body_of_two_members_is_read_whole(self, t):
+        # alternator test_gzip_request_two_gzips (run against DynamoDB): both members are read
+        endpoint, table = t
+        key = {"pk": {"S": "gzip-two-members"}}
+        text = json.dumps({"TableName": table, "Item": key}).encode()
+        payload = gzip.compress(text[:20]) + gzip.compress(text[20:])
+        reply = call(endpoint, "PutItem", payload, headers={"Content-Encoding": "gzip"})
+        assert reply.status == 200 and reply.json == {}
+        assert json.loads(get_raw(endpoint, table, key)) == {"Item": key}
+
+    def test_unknown_content_encoding_is_500_and_writes_nothing(self, t):
+        # alternator test_garbage_content_encoding (run against DynamoDB)
+        endpoint, table = t
+        key = {"pk": {"S": REJECT_PREFIX + "garbage-encoding"}}
+        reply = send(endpoint, json.dumps({"TableName": table, "Item": key}), target=TARGET_PREFIX + "PutItem",
+                     headers={"Content-Encoding": "garbage"})
+        assert reply.status == 500
+        assert json.loads(get_raw(endpoint, table, key)) == {}
+
     def test_broken_gzip_body_is_500(self, t):
         # alternator test_broken_gzip_content / test_gzip_request_with_missing_character: DynamoDB
         # answers HTTP 500 (InternalServerError) when a gzip body cannot be decompressed.

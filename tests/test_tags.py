@@ -121,3 +121,20 @@ def test_tag_and_untag_answer_an_empty_body(endpoint, dynamodb, tagged):
     reply = call(endpoint, "UntagResource", {"ResourceArn": arn, "TagKeys": ["k"]})
     assert (reply.status, reply.body) == (200, b"")
     assert "k" not in tags_of(dynamodb, arn)
+
+
+def test_empty_tags_and_index_arns_are_refused(dynamodb, tagged):
+    """TagResource with no tags, and any tag operation on an index's ARN, are
+    ValidationExceptions (Alternator's test_tag_resource_incorrect and test_tag_lsi_gsi)."""
+    _, arn = tagged
+    with pytest.raises(dynamodb.exceptions.ClientError) as excinfo:
+        dynamodb.tag_resource(ResourceArn=arn, Tags=[])
+    code, message = error_of(excinfo)
+    assert code == "ValidationException" and "'tags'" in message, message
+    index_arn = arn + "/index/some-index"
+    for call_it in (lambda: dynamodb.list_tags_of_resource(ResourceArn=index_arn),
+                    lambda: dynamodb.tag_resource(ResourceArn=index_arn, Tags=[{"Key": "k", "Value": "v"}])):
+        with pytest.raises(dynamodb.exceptions.ClientError) as excinfo:
+            call_it()
+        assert error_of(excinfo) == (
+            "ValidationException", f"Invalid TableArn: Invalid ResourceArn provided as input {index_arn}")

@@ -98,10 +98,11 @@ def store_for_create(batch: Any, uid: int, tags: list[dict[str, str]] | None) ->
 
 def _table_from_arn(db: Database, arn: str, reader: Any) -> Any:
     parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "dynamodb" or not parts[5].startswith("table/"):
+    if (len(parts) != 6 or parts[0] != "arn" or parts[2] != "dynamodb" or not parts[5].startswith("table/")
+            or "/" in parts[5][len("table/"):]):  # an index's ARN is no taggable resource
         raise errors.validation(f"Invalid TableArn: Invalid ResourceArn provided as input {arn}")
     name = parts[5][len("table/"):]
-    info = db.catalog.find(name, reader) if "/" not in name else None
+    info = db.catalog.find(name, reader)
     if info is None or parts[3] != db.region:
         raise errors.resource_not_found(f"Requested resource not found: ResourcArn: {arn} not found")
     return info

@@ -1028,7 +1028,8 @@ DESCRIBE_TTL = Struct("DescribeTimeToLiveInput", {"TableName": table_name()})
 # tags, limits, contributor insights --------------------------------------------
 
 _ARN = Str(True, min_len=1, max_len=1283)
-TAG_RESOURCE = Struct("TagResourceInput", {"ResourceArn": _ARN, "Tags": ListOf(TAGS.member, True)})
+# an empty Tags list is refused (Alternator's test_tag_resource_incorrect, run against DynamoDB)
+TAG_RESOURCE = Struct("TagResourceInput", {"ResourceArn": _ARN, "Tags": ListOf(TAGS.member, True, min_len=1)})
 UNTAG_RESOURCE = Struct("UntagResourceInput", {
     "ResourceArn": _ARN,
     "TagKeys": ListOf(Str(min_len=1, max_len=128), True),

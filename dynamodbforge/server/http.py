@@ -21,6 +21,7 @@ from typing import Any
 import httptools
 
 from dynamodbforge import errors
+from dynamodbforge.server import encoding
 from dynamodbforge.service import Service
 from dynamodbforge.streams import lambda_api
 from dynamodbforge.metrics import REGISTRY  # GET /metrics
@@ -169,7 +170,14 @@ class HttpProtocol(asyncio.Protocol):
         response_type = b"application/x-amz-json-1.1" if content_type.endswith(b"1.1") else (
             b"application/x-amz-json-1.0")
         raw_body = body  # SigV4's payload hash covers the body as sent (before gunzip)
-        if headers.get(b"content-encoding", b"").strip().lower() == b"gzip":
+        content_encoding = headers.get(b"content-encoding", b"").strip().lower()
+        if content_encoding and content_encoding not in (b"gzip", b"identity"):
+            # a body in an encoding it cannot read: DynamoDB answers 500 and does nothing
+            # (ScyllaDB Alternator's test_garbage_content_encoding, run against DynamoDB)
+            status, out = errors.internal_server_error().to_wire()
+            self._send(status, out, response_type, keep_alive)
+            return
+        if content_encoding == b"gzip":
             try:
                 body = _gunzip(body)
             except ValueError:
@@ -194,8 +202,8 @@ class HttpProtocol(asyncio.Protocol):
             status, out = self._service.handle(target_name, body)
         else:
             status, out = self._service.handle(target_name, body, principal=caller)
-        gzip_out = b"gzip" in headers.get(b"accept-encoding", b"")
-        self._send(status, out, response_type, keep_alive, gzip_out)
+        coding = encoding.choose(headers.get(b"accept-encoding")) if len(out) >= encoding.THRESHOLD_BYTES else None
+        self._send(status, out, response_type, keep_alive, coding)
 
     def _lambda_route(self, method: bytes, headers: dict[bytes, bytes], keep_alive: bool) -> None:
         body = b"".join(self._body)
@@ -208,11 +216,11 @@ class HttpProtocol(asyncio.Protocol):
         self._send(status, out, b"application/json", keep_alive)
 
     # -- responses -------------------------------------------------------------
-    def _send(self, status: int, body: bytes, content_type: bytes, keep_alive: bool, gzip_out: bool = False) -> None:
+    def _send(self, status: int, body: bytes, content_type: bytes, keep_alive: bool, coding: str | None = None) -> None:
         extra = b""
-        if gzip_out:
-            body = zlib.compress(body, 6, wbits=31)
-            extra = b"Content-Encoding: gzip\r\n"
+        if coding is not None:  # chosen by server/encoding.py
+            body = encoding.compress(body, coding)
+            extra = b"Content-Encoding: " + coding.encode() + b"\r\n"
         extra += b"x-amz-crc32: " + str(zlib.crc32(body)).encode() + b"\r\n"
         self._write(status, body, content_type, keep_alive, extra)
 
@@ -225,6 +233,7 @@ class HttpProtocol(asyncio.Protocol):
             return
         head = b"".join((
             b"HTTP/1.1 ", str(status).encode(), b" ", _REASONS.get(status, b"Error"), b"\r\n",
+            b"Server: Server\r\n",  # what DynamoDB sends, on every answer
             b"x-amzn-RequestId: ", _request_id(), b"\r\n",
             extra,
             b"Content-Type: ", content_type, b"\r\n",
@@ -297,6 +306,7 @@ class CommitGate:
 def _render_failure(status: int, body: bytes) -> bytes:
     return b"".join((
         b"HTTP/1.1 ", str(status).encode(), b" ", _REASONS.get(status, b"Error"), b"\r\n",
+        b"Server: Server\r\n",
         b"x-amzn-RequestId: ", _request_id(), b"\r\n",
         b"x-amz-crc32: ", str(zlib.crc32(body)).encode(), b"\r\n",
         b"Content-Type: application/x-amz-json-1.0\r\n",
@@ -332,14 +342,24 @@ def _insights(service: Service, url: bytes) -> tuple[int, bytes]:
 
 
 def _gunzip(data: bytes) -> bytes:
-    """Decompress a gzip body, refusing to inflate past the 16 MB request limit."""
-    decompressor = zlib.decompressobj(wbits=47)
-    out = decompressor.decompress(data, MAX_BODY_BYTES + 1)
-    if len(out) > MAX_BODY_BYTES or decompressor.unconsumed_tail:
-        raise ValueError("too large")
-    if not decompressor.eof:
-        raise EOFError("truncated gzip body")
-    return out
+    """Decompress a gzip body, refusing to inflate past the 16 MB request limit.
+
+    A gzip stream may be several members one after the other (RFC 1952), and DynamoDB
+    reads them all (ScyllaDB Alternator's test_gzip_request_two_gzips)."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        decompressor = zlib.decompressobj(wbits=47)
+        out = decompressor.decompress(data, MAX_BODY_BYTES + 1 - size)
+        size += len(out)
+        if size > MAX_BODY_BYTES or decompressor.unconsumed_tail:
+            raise ValueError("too large")
+        if not decompressor.eof:
+            raise EOFError("truncated gzip body")
+        parts.append(out)
+        data = decompressor.unused_data
+        if not data:
+            return b"".join(parts) if len(parts) > 1 else parts[0]
 
 
 async def serve(service: Service, host: str, port: int, *, auth: Any, reuse_port: bool = False,
