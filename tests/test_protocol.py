@@ -276,6 +276,15 @@ def test_create_table_semantics():
         "Attribute Name is duplicated: a")
 
 
+def test_table_class_values():
+    message = ("Invalid table-class parameter provided. Please try again with a valid table-class value: "
+               "[STANDARD, STANDARD_INFREQUENT_ACCESS].")
+    for value in ("junk", "standard"):  # case matters
+        assert validation("CreateTable", _table(TableClass=value)) == message
+        assert validation("UpdateTable", {"TableName": "abc", "TableClass": value}) == message
+    assert validate_request("CreateTable", _table(TableClass="STANDARD_INFREQUENT_ACCESS"))
+
+
 def test_create_table_indexes():
     two = [{"AttributeName": "a", "AttributeType": "S"}, {"AttributeName": "b", "AttributeType": "S"}]
     ks = [{"AttributeName": "a", "KeyType": "HASH"}, {"AttributeName": "b", "KeyType": "RANGE"}]
