@@ -97,6 +97,8 @@ def store_for_create(batch: Any, uid: int, tags: list[dict[str, str]] | None) ->
 
 
 def _table_from_arn(db: Database, arn: str, reader: Any) -> Any:
+    if not arn.startswith("arn:"):  # DynamoDB's newer wording (Alternator's test_tag_resource_incorrect)
+        raise errors.validation(f"Invalid TableArn: ARNs must start with 'arn:': {arn}")  # prefix unverified
     parts = arn.split(":", 5)
     if (len(parts) != 6 or parts[0] != "arn" or parts[2] != "dynamodb" or not parts[5].startswith("table/")
             or "/" in parts[5][len("table/"):]):  # an index's ARN is no taggable resource
