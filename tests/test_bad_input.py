@@ -291,6 +291,12 @@ class TestWire:
         reply = call(endpoint, "PutItem", payload, headers={"Content-Encoding": "gzip"})
         assert reply.status == 200 and reply.json == {}
         assert json.loads(get_raw(endpoint, table, key)) == {"Item": key}
+        # bytes after the last member that start no other one are ignored, as DynamoDB does
+        # (alternator test_gzip_request_with_extra_junk, marked there as a DynamoDB bug)
+        key = {"pk": {"S": "gzip-extra-junk"}}
+        payload = gzip.compress(json.dumps({"TableName": table, "Item": key}).encode()) + b"junk"
+        assert call(endpoint, "PutItem", payload, headers={"Content-Encoding": "gzip"}).status == 200
+        assert json.loads(get_raw(endpoint, table, key)) == {"Item": key}
 
     def test_unknown_content_encoding_is_500_and_writes_nothing(self, t):
         # alternator test_garbage_content_encoding (run against DynamoDB)
