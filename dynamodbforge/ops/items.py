@@ -183,16 +183,21 @@ def _item_level(exc: errors.DynamoDBError) -> errors.DynamoDBError:
     return exc
 
 
+def _check_key(check: Callable[[dict[str, Any], TableInfo], Any], key: dict[str, Any], info: TableInfo) -> None:
+    """``check(key, info)`` (attributes.validate_key or validate_item_key), its errors item-level."""
+    try:
+        check(key, info)
+    except errors.DynamoDBError as exc:
+        raise _item_level(exc) from None
+
+
 def prepare_put(db: Database, spec: dict[str, Any], reader: Any = None) -> WriteAction:
     ctx = _context(spec)
     cond = _compile_condition(ctx, spec)
     ctx.check_unused()
     info = db.catalog.get(spec["TableName"], reader)
     item = spec["Item"]
-    try:
-        attributes.validate_item_key(item, info)
-    except errors.DynamoDBError as exc:
-        raise _item_level(exc) from None
+    _check_key(attributes.validate_item_key, item, info)
     size = attributes.item_size(item)
     if size > MAX_ITEM_BYTES:
         raise _item_level(errors.validation("Item size has exceeded the maximum allowed size"))
@@ -214,10 +219,7 @@ def _prepare_keyed(db: Database, spec: dict[str, Any], kind: str, reader: Any) -
     ctx.check_unused()
     info = db.catalog.get(spec["TableName"], reader)
     key = spec["Key"]
-    try:
-        attributes.validate_key(key, info)
-    except errors.DynamoDBError as exc:
-        raise _item_level(exc) from None
+    _check_key(attributes.validate_key, key, info)
     return WriteAction(info, key, kind, cond, _return_old(spec))
 
 
@@ -230,10 +232,7 @@ def prepare_update(db: Database, spec: dict[str, Any], reader: Any = None) -> Wr
     ctx.check_unused()
     info = db.catalog.get(spec["TableName"], reader)
     key = spec["Key"]
-    try:
-        attributes.validate_key(key, info)
-    except errors.DynamoDBError as exc:
-        raise _item_level(exc) from None
+    _check_key(attributes.validate_key, key, info)
     if update is not None:
         for name in update.touched_top_level_names:
             if name in info.key_names:

@@ -71,7 +71,7 @@ def _check_tags(tags: list[dict[str, str]]) -> None:
     _check_keys([t["Key"] for t in tags])
     for tag in tags:
         for part in ("Key", "Value"):
-            if not _allowed(tag[part]):
+            if not _allowed(tag[part]):  # refused by DynamoDB (Alternator); the wording is ours
                 raise errors.validation(
                     f"{_INVALID}Tag {part.lower()}s may only contain letters, white space, digits and "
                     f"+ - = . _ : / @. Tag {part.lower()}: {tag[part]}")

@@ -16,7 +16,7 @@ from typing import Any
 from dynamodbforge import errors
 from dynamodbforge.database import Database
 from dynamodbforge.ttl import state
-from dynamodbforge.ttl.state import DISABLED, DISABLING, ENABLED, ENABLING, SweepState, TtlConfig
+from dynamodbforge.ttl.state import DISABLED, DISABLING, ENABLED, ENABLING, TtlConfig
 
 
 def update_time_to_live(db: Database, req: dict[str, Any]) -> dict[str, Any]:
@@ -43,9 +43,8 @@ def update_time_to_live(db: Database, req: dict[str, Any]) -> dict[str, Any]:
             raise errors.validation("Time to live has been modified multiple times within a fixed interval")
         config = TtlConfig(info.name, attribute, enabled, ENABLED if enabled else DISABLED, now)
         batch.put(state.config_key(info), config.to_json())
-        if enabled:  # a fresh sweep pass over the table (items may carry the attribute already)
-            sweep = state.load_sweep(batch, info.uid)
-            batch.put(state.sweep_key(info.uid), SweepState(deleted=sweep.deleted).to_json())
+        if enabled:  # items may carry the attribute already
+            state.restart_sweep(batch, info.uid)
     return {"TimeToLiveSpecification": {"Enabled": enabled, "AttributeName": attribute}}
 
 

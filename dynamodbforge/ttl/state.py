@@ -116,6 +116,12 @@ def load_sweep(reader: Any, uid: int) -> SweepState:
     return SweepState.from_json(raw) if raw is not None else SweepState()
 
 
+def restart_sweep(batch: Any, uid: int) -> None:
+    """Start a fresh sweep pass over table ``uid`` (TTL was just enabled), keeping its count
+    of deletions."""
+    batch.put(sweep_key(uid), SweepState(deleted=load_sweep(batch, uid).deleted).to_json())
+
+
 # --- the expiry rule -----------------------------------------------------------
 
 def expiry_of(item: dict[str, Any], attribute: str) -> Decimal | None:

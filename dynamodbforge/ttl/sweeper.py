@@ -161,8 +161,7 @@ def _settle_one(db: Database, info: TableInfo, key: bytes) -> TtlConfig | None:
         config = TtlConfig.from_json(raw)  # again: UpdateTimeToLive may have run meanwhile
         if config.status == ENABLING:
             config.status = ENABLED
-            sweep = state.load_sweep(batch, info.uid)
-            batch.put(state.sweep_key(info.uid), SweepState(deleted=sweep.deleted).to_json())
+            state.restart_sweep(batch, info.uid)
         elif config.status == DISABLING:
             config.status = DISABLED
         else:
