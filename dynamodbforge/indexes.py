@@ -44,6 +44,7 @@ import orjson
 from dynamodbforge import errors
 from dynamodbforge.catalog import COLLECTION_PREFIX, INDEX_PREFIX, INDEX_STATS_PREFIX, JOB_PREFIX, KeyAttr, TableInfo, key_attrs
 from dynamodbforge.protocol import attributes
+from dynamodbforge.capacity import write_units
 from dynamodbforge.storage import keycodec
 
 INVALID = attributes.INVALID
@@ -117,6 +118,21 @@ class IndexDef:
                 return None
             out += keycodec.encode(r.type, rval)
         return out + table_suffix
+
+    def indexes(self, item: dict[str, Any]) -> bool:
+        """Whether ``item`` has an entry in this index (its index keys, valid)."""
+        hv = item.get(self.hash_key.name)
+        if hv is None or _key_value(self, self.hash_key, hv, True, False) is None:
+            return False
+        r = self.range_key
+        if r is None:
+            return True
+        rv = item.get(r.name)
+        return rv is not None and _key_value(self, r, rv, False, False) is not None
+
+    def key_values(self, item: dict[str, Any]) -> tuple[Any, Any]:
+        """The item's index key attribute values (to tell whether a write moves its entry)."""
+        return item.get(self.hash_key.name), item.get(self.range_key.name) if self.range_key else None
 
     def project(self, item: dict[str, Any]) -> dict[str, Any]:
         if self.projected is None:
@@ -297,6 +313,39 @@ def maintain(
                 batch.put(ckey, _COLL.pack(size))
             else:
                 batch.delete(ckey)
+
+
+def charge_writes(usage: Any, info: TableInfo, old: dict[str, Any] | None, new: dict[str, Any] | None,
+                  factor: float = 1.0) -> None:
+    """Add to ``usage`` (capacity.Usage) what a write of ``old`` -> ``new`` costs each index.
+
+    The Developer Guide's rules for index writes, each 1 unit per KB of the index entry
+    (the projected item), at least one: an item entering the index is one write, leaving
+    it one write, an index key that changes value two (delete the old entry, put the new
+    one), a change of projected attributes only one (of the larger entry); nothing when
+    the item is in the index neither before nor after, or its entry is unchanged.
+    """
+    tix = table_indexes(info)
+    for ix in tix.maintained:
+        was = old is not None and ix.indexes(old)
+        now = new is not None and ix.indexes(new)
+        if not was and not now:
+            continue
+        old_size = attributes.item_size(ix.project(old)) if was else 0  # type: ignore[arg-type]
+        new_size = attributes.item_size(ix.project(new)) if now else 0  # type: ignore[arg-type]
+        if was and now:
+            if ix.key_values(old) != ix.key_values(new):  # type: ignore[arg-type]
+                units = write_units(old_size) + write_units(new_size)
+            elif ix.project(old) != ix.project(new):  # type: ignore[arg-type]
+                units = write_units(max(old_size, new_size))
+            else:
+                continue
+        else:
+            units = write_units(old_size or new_size)
+        if ix.kind == GSI:
+            usage.add_gsi(ix.name, factor * units)
+        else:
+            usage.add_lsi(ix.name, factor * units)
 
 
 def _reached(batch: Any, ix: IndexDef, skey: bytes) -> bool:

@@ -116,6 +116,94 @@ def test_transactions_cost_double_and_name_the_unit_kind(dynamodb, table):
                                         "Table": {"CapacityUnits": 6.0, "WriteCapacityUnits": 6.0}}]
 
 
+@pytest.fixture(scope="module")
+def indexed(dynamodb):
+    """A GSI projecting one attribute (INCLUDE) and an LSI projecting everything."""
+    name = unique_name("capix")
+    dynamodb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "g", "l")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[{"IndexName": "gsi", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["proj"]}}],
+        LocalSecondaryIndexes=[{"IndexName": "lsi", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                                                                  {"AttributeName": "l", "KeyType": "RANGE"}],
+                                "Projection": {"ProjectionType": "ALL"}}],
+    )
+    dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    yield name
+    dynamodb.delete_table(TableName=name)
+
+
+def _arms(cc: dict) -> tuple:
+    """(total, table, gsi, lsi) of an INDEXES-mode ConsumedCapacity; None for an absent arm."""
+    return (cc["CapacityUnits"], cc["Table"]["CapacityUnits"],
+            cc.get("GlobalSecondaryIndexes", {}).get("gsi", {}).get("CapacityUnits"),
+            cc.get("LocalSecondaryIndexes", {}).get("lsi", {}).get("CapacityUnits"))
+
+
+def test_writes_charge_each_index_they_change(dynamodb, indexed):
+    """The Developer Guide's rules: entering or leaving an index is one write, moving an
+    entry (its index key changes) two, changing projected attributes only one; an index the
+    item is in neither before nor after, or whose entry is unchanged, costs nothing."""
+    def put(pk, **attrs):
+        item = {"pk": {"S": pk}, "sk": {"S": "1"}, **{k: {"S": v} for k, v in attrs.items()}}
+        return _arms(dynamodb.put_item(TableName=indexed, Item=item, ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"])
+
+    def update(pk, expr, values=None):
+        extra = {"ExpressionAttributeValues": {k: {"S": v} for k, v in values.items()}} if values else {}
+        out = dynamodb.update_item(TableName=indexed, Key={"pk": {"S": pk}, "sk": {"S": "1"}}, UpdateExpression=expr,
+                                   ReturnConsumedCapacity="INDEXES", **extra)
+        return _arms(out["ConsumedCapacity"])
+
+    assert put("a", g="g1", proj="p") == (2.0, 1.0, 1.0, None)
+    assert put("b", misc="o") == (1.0, 1.0, None, None)  # sparse: in no index
+    assert put("c", l="L1") == (2.0, 1.0, None, 1.0)
+    assert put("d", g="g", l="L", proj="p") == (3.0, 1.0, 1.0, 1.0)
+    assert put("d", g="g", l="L", proj="p") == (1.0, 1.0, None, None)  # identical overwrite
+    full = {"g": "g", "l": "L", "proj": "p", "misc": "o"}
+    for pk in "efghi":
+        put(pk, **full)
+    assert update("e", "SET misc = :v", {":v": "o2"}) == (2.0, 1.0, None, 1.0)  # not projected in the GSI
+    assert update("f", "SET proj = :v", {":v": "p2"}) == (3.0, 1.0, 1.0, 1.0)
+    assert update("g", "SET g = :v", {":v": "moved"}) == (4.0, 1.0, 2.0, 1.0)  # delete + put
+    assert update("h", "REMOVE g") == (3.0, 1.0, 1.0, 1.0)
+    assert update("i", "SET l = :v", {":v": "L2"}) == (3.0, 1.0, None, 2.0)
+    out = dynamodb.delete_item(TableName=indexed, Key={"pk": {"S": "a"}, "sk": {"S": "1"}}, ReturnConsumedCapacity="INDEXES")
+    assert _arms(out["ConsumedCapacity"]) == (2.0, 1.0, 1.0, None)
+    out = dynamodb.delete_item(TableName=indexed, Key={"pk": {"S": "b"}, "sk": {"S": "1"}}, ReturnConsumedCapacity="TOTAL")
+    assert out["ConsumedCapacity"] == {"TableName": indexed, "CapacityUnits": 1.0}
+    # TOTAL folds the index writes in, without the arms
+    out = dynamodb.put_item(TableName=indexed, Item={"pk": {"S": "j"}, "sk": {"S": "1"}, "g": {"S": "x"}},
+                            ReturnConsumedCapacity="TOTAL")
+    assert out["ConsumedCapacity"] == {"TableName": indexed, "CapacityUnits": 2.0}
+
+
+def test_index_entries_cost_1kb_units_of_what_they_project(dynamodb, indexed):
+    big = {"pk": {"S": "big"}, "sk": {"S": "1"}, "g": {"S": "g"}, "l": {"S": "L"}, "data": {"S": "x" * 3000}}
+    out = dynamodb.put_item(TableName=indexed, Item=big, ReturnConsumedCapacity="INDEXES")
+    # 3,016 bytes in the table and the LSI (ALL): 3 units each; the GSI entry (its keys) 10 bytes: 1
+    assert _arms(out["ConsumedCapacity"]) == (7.0, 3.0, 1.0, 3.0)
+
+
+def test_batch_and_transaction_writes_charge_indexes(dynamodb, indexed):
+    out = dynamodb.batch_write_item(RequestItems={indexed: [
+        {"PutRequest": {"Item": {"pk": {"S": "ba"}, "sk": {"S": "1"}, "g": {"S": "g"}, "proj": {"S": "p"}}}},
+        {"PutRequest": {"Item": {"pk": {"S": "bb"}, "sk": {"S": "1"}, "misc": {"S": "o"}}}},
+    ]}, ReturnConsumedCapacity="INDEXES")
+    assert out["ConsumedCapacity"] == [{"TableName": indexed, "CapacityUnits": 3.0, "Table": {"CapacityUnits": 2.0},
+                                        "GlobalSecondaryIndexes": {"gsi": {"CapacityUnits": 1.0}}}]
+    out = dynamodb.transact_write_items(TransactItems=[
+        {"Put": {"TableName": indexed, "Item": {"pk": {"S": "ta"}, "sk": {"S": "1"}, "l": {"S": "L"}}}},
+        {"ConditionCheck": {"TableName": indexed, "Key": {"pk": {"S": "ba"}, "sk": {"S": "1"}},
+                            "ConditionExpression": "attribute_exists(pk)"}},
+    ], ReturnConsumedCapacity="INDEXES")
+    both = {"CapacityUnits": 2.0, "WriteCapacityUnits": 2.0}
+    assert out["ConsumedCapacity"] == [{"TableName": indexed, "CapacityUnits": 6.0, "WriteCapacityUnits": 6.0,
+                                        "Table": {"CapacityUnits": 4.0, "WriteCapacityUnits": 4.0},
+                                        "LocalSecondaryIndexes": {"lsi": both}}]
+
+
 def test_query_sums_item_sizes_then_rounds(dynamodb, range_tbl):
     with_items = [{"PutRequest": {"Item": {"pk": {"S": "q"}, "sk": {"N": str(i)}, "a": {"S": "x" * 34}}}}
                   for i in range(10)]  # 10 items of 40 bytes: pk(3) + sk(2+2) + a(1+34) ~ 40

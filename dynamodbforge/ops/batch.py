@@ -115,6 +115,7 @@ def batch_write_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
             size = max(attributes.item_size(new) if new else 0, attributes.item_size(old) if old else 0)
             usage = usages.get(info.name) or usages.setdefault(info.name, cap.Usage(info, cap.WRITE))
             usage.add(write_units(size), key)
+            indexes.charge_writes(usage, info, old, new)
     result: dict[str, Any] = {"UnprocessedItems": {}}
     collections = indexes.item_collection_metrics_by_table(db, req, [(i, k) for i, k, _ in planned])
     if collections is not None:

@@ -275,7 +275,9 @@ def _answer(db: Database, req: dict[str, Any], action: WriteAction, old: dict[st
     """The response every single-item write shares: Attributes, collection metrics, capacity."""
     out: dict[str, Any] = {"Attributes": attributes_out} if attributes_out else {}
     out = indexes.add_item_collection_metrics(db, req, action.info, action.key, out)
-    return _with_capacity(out, req, action.info, action.units(old, new), action.key)
+    usage = capacity.Usage(action.info, capacity.WRITE).add(action.units(old, new), action.key)
+    indexes.charge_writes(usage, action.info, old, new)
+    return capacity.attach(out, req, usage)
 
 
 def put_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:

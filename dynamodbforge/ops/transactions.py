@@ -130,6 +130,7 @@ def transact_write_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
             usage = usages.get(action.info.name) or usages.setdefault(
                 action.info.name, cap.Usage(action.info, cap.WRITE, transactional=True))
             usage.add(units, action.key)
+            indexes.charge_writes(usage, action.info, old, new, cap.TRANSACTION_FACTOR)
         response: dict[str, Any] = {}
         collections = indexes.item_collection_metrics_by_table(
             db, req, [(a.info, a.key) for a in actions if a.kind != "ConditionCheck"])
