@@ -189,6 +189,19 @@ def test_optimistic_locking_condition(dynamodb, hash_table):
     assert dynamodb.get_item(TableName=hash_table, Key=key)["Item"]["version"] == {"N": "2"}
 
 
+def test_size_of_a_string_counts_utf16_code_units(dynamodb, hash_table):
+    """size("é𝄞") is 3 in DynamoDB (1 + a surrogate pair), not its 6 UTF-8 bytes."""
+    dynamodb.put_item(TableName=hash_table, Item={"pk": {"S": "utf16"}, "s": {"S": "é\U0001D11E"}})
+    def holds(n: str) -> bool:
+        try:
+            dynamodb.update_item(TableName=hash_table, Key={"pk": {"S": "utf16"}}, UpdateExpression="SET t = :n",
+                                 ConditionExpression="size(s) = :n", ExpressionAttributeValues={":n": {"N": n}})
+            return True
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+    assert holds("3") and not holds("6") and not holds("2")
+
+
 def test_delete_return_values_and_condition(dynamodb, hash_table):
     key = {"pk": {"S": "del"}}
     dynamodb.put_item(TableName=hash_table, Item={**key, "v": {"S": "x"}})

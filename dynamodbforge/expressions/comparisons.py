@@ -66,8 +66,8 @@ def order(a: AV, b: AV) -> int | None:
 def size(av: AV) -> int | None:
     """What ``size()`` returns, or None for types it does not measure (N, BOOL, NULL)."""
     (t, v), = av.items()
-    if t == "S":
-        return len(v.encode("utf-8"))
+    if t == "S":  # UTF-16 code units, as DynamoDB counts (size("é𝄞") is 3, not 6 bytes)
+        return len(v.encode("utf-16-le")) // 2
     if t == "B":
         return len(_unb64(v))
     if t in SET_TYPES or t == "L" or t == "M":
