@@ -6,7 +6,7 @@ import re
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import create_table, error_of, unique_name
+from conftest import REGION, create_table, error_of, unique_name
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -254,3 +254,22 @@ def test_deletion_protection(dynamodb):
 def test_describe_endpoints(dynamodb, endpoint):
     resp = dynamodb.describe_endpoints()
     assert resp["Endpoints"] == [{"Address": endpoint.split("://", 1)[1], "CachePeriodInMinutes": 1440}]
+
+
+def test_sse_specification_is_described(dynamodb):
+    """Enabled: a KMS key (the AWS managed one unless named); disabled or absent: the AWS
+    owned key, which DynamoDB leaves out of the description."""
+    name = create_table(dynamodb, unique_name("sse"), SSESpecification={"Enabled": True})
+    sse = dynamodb.describe_table(TableName=name)["Table"]["SSEDescription"]
+    assert sse["Status"] == "ENABLED" and sse["SSEType"] == "KMS"
+    assert sse["KMSMasterKeyArn"].startswith(f"arn:aws:kms:{REGION}:")
+    dynamodb.update_table(TableName=name, SSESpecification={"Enabled": False})
+    assert "SSEDescription" not in dynamodb.describe_table(TableName=name)["Table"]
+    key = f"arn:aws:kms:{REGION}:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    dynamodb.update_table(TableName=name, SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key})
+    assert dynamodb.describe_table(TableName=name)["Table"]["SSEDescription"] == {
+        "Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": key}
+    dynamodb.delete_table(TableName=name)
+    plain = create_table(dynamodb, unique_name("nosse"), SSESpecification={"Enabled": False})
+    assert "SSEDescription" not in dynamodb.describe_table(TableName=plain)["Table"]
+    dynamodb.delete_table(TableName=plain)

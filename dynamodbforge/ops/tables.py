@@ -12,7 +12,7 @@ from typing import Any
 
 from dynamodbforge import errors
 from dynamodbforge.catalog import Catalog, TableInfo
-from dynamodbforge.database import Database
+from dynamodbforge.database import ACCOUNT_ID, Database
 from dynamodbforge.streams import metadata as streams_metadata
 from dynamodbforge.ops import billing as billing_ops, tags as tags_ops
 from dynamodbforge import indexes  # secondary indexes
@@ -34,7 +34,7 @@ _ORDER = (
     "AttributeDefinitions", "TableName", "KeySchema", "TableStatus", "CreationDateTime",
     "ProvisionedThroughput", "TableSizeBytes", "ItemCount", "TableArn", "TableId",
     "BillingModeSummary", "LocalSecondaryIndexes", "GlobalSecondaryIndexes", "StreamSpecification",
-    "LatestStreamLabel", "LatestStreamArn", "TableClassSummary", "DeletionProtectionEnabled",
+    "LatestStreamLabel", "LatestStreamArn", "SSEDescription", "TableClassSummary", "DeletionProtectionEnabled",
 )
 
 
@@ -76,6 +76,9 @@ def create_table(db: Database, req: dict[str, Any]) -> dict[str, Any]:
         desc["BillingModeSummary"] = {"BillingMode": "PROVISIONED"}
     if "TableClass" in req:
         desc["TableClassSummary"] = {"TableClass": req["TableClass"]}
+    sse = _sse_description(db, req.get("SSESpecification"))
+    if sse is not None:
+        desc["SSEDescription"] = sse
     billing_ops.on_create_table(req, desc)  # OnDemandThroughput (Tags: ops/tags.py rows)
     stream_view = streams_metadata.validate_for_create(req.get("StreamSpecification"))
     indexes.on_create_table(db, req, desc)  # LocalSecondaryIndexes / GlobalSecondaryIndexes
@@ -200,9 +203,28 @@ def update_table(db: Database, req: dict[str, Any]) -> dict[str, Any]:
             desc["DeletionProtectionEnabled"] = bool(req["DeletionProtectionEnabled"])
         if "TableClass" in req:
             desc["TableClassSummary"] = {"TableClass": req["TableClass"], "LastUpdateDateTime": now}
+        if "SSESpecification" in req:
+            sse = _sse_description(db, req["SSESpecification"])
+            if sse is None:
+                desc.pop("SSEDescription", None)
+            else:
+                desc["SSEDescription"] = sse
         info.description = desc
         Catalog.save(batch, info)
     return {"TableDescription": _public(_describe(db, info, status))}
+
+
+def _sse_description(db: Database, spec: dict[str, Any] | None) -> dict[str, Any] | None:
+    """SSEDescription of an SSESpecification.  Enabled means a KMS key: the one named in
+    KMSMasterKeyId (an ARN, a key id or an alias), else the AWS managed key.  Disabled or
+    absent means the AWS owned key, which DynamoDB leaves out of the description."""
+    if not spec or not spec.get("Enabled"):
+        return None
+    key = spec.get("KMSMasterKeyId") or "alias/aws/dynamodb"
+    if not key.startswith("arn:"):
+        key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{db.region}/{key}")) if key.startswith("alias/") else key
+        key = f"arn:aws:kms:{db.region}:{ACCOUNT_ID}:key/{key_id}"
+    return {"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": key}
 
 
 def _ordered_throughput(pt: dict[str, Any]) -> dict[str, Any]:
