@@ -731,7 +731,7 @@ def test_add_numbers_and_sets():
     assert apply("ADD n :five", item)["n"] == N(8)
     assert apply("ADD fresh :five", item)["fresh"] == N(5)
     new = apply("ADD ss :v", item, values={":v": {"SS": ["cat", "pig"]}})
-    assert new["ss"] == {"SS": ["dog", "cat", "pig"]}
+    assert new["ss"] == {"SS": ["cat", "dog", "pig"]}  # in DynamoDB's order (bytewise)
     assert apply("ADD more :ss", item)["more"] == {"SS": ["a", "b"]}
     assert apply_err("ADD s :one", item) == "An operand in the update expression has an incorrect data type"
     assert apply_err("ADD ss :ns", item) == "An operand in the update expression has an incorrect data type"

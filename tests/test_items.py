@@ -202,6 +202,22 @@ def test_size_of_a_string_counts_utf16_code_units(dynamodb, hash_table):
     assert holds("3") and not holds("6") and not holds("2")
 
 
+def test_sets_come_back_in_dynamodb_order(dynamodb, hash_table):
+    """Members as DynamoDB returns them, not as written: strings and binaries bytewise,
+    numbers by value, also after ADD merges new members in."""
+    item = {"pk": {"S": "sets"}, "ss": {"SS": ["é", "b", "", "B", "a"]}, "ns": {"NS": ["10", "9", "-1", "1E2", "0.5"]},
+            "bs": {"BS": [b"\xff", b"a", b"\x00\x01", b"\x00"]}}
+    dynamodb.put_item(TableName=hash_table, Item=item)
+    got = dynamodb.get_item(TableName=hash_table, Key={"pk": {"S": "sets"}})["Item"]
+    assert got["ss"] == {"SS": ["", "B", "a", "b", "é"]}
+    assert got["ns"] == {"NS": ["-1", "0.5", "9", "10", "100"]}
+    assert got["bs"] == {"BS": [b"\x00", b"\x00\x01", b"a", b"\xff"]}
+    out = dynamodb.update_item(TableName=hash_table, Key={"pk": {"S": "sets"}}, UpdateExpression="ADD ss :s, ns :n",
+                               ExpressionAttributeValues={":s": {"SS": ["c", "A"]}, ":n": {"NS": ["2", "-5"]}},
+                               ReturnValues="UPDATED_NEW")["Attributes"]
+    assert out == {"ss": {"SS": ["", "A", "B", "a", "b", "c", "é"]}, "ns": {"NS": ["-5", "-1", "0.5", "2", "9", "10", "100"]}}
+
+
 def test_delete_return_values_and_condition(dynamodb, hash_table):
     key = {"pk": {"S": "del"}}
     dynamodb.put_item(TableName=hash_table, Item={**key, "v": {"S": "x"}})

@@ -495,7 +495,7 @@ def test_attribute_value_problems(av, message):
 def test_attribute_value_normalisation():
     av = {"M": {"n": {"N": "1E+2"}, "l": {"L": [{"N": "-0.50"}, {"NS": ["007", "2.50"]}]}, "b": {"B": "AAE="}}}
     assert A.validate_attribute_value(av) == {
-        "M": {"n": {"N": "100"}, "l": {"L": [{"N": "-0.5"}, {"NS": ["7", "2.5"]}]}, "b": {"B": "AAE="}}}
+        "M": {"n": {"N": "100"}, "l": {"L": [{"N": "-0.5"}, {"NS": ["2.5", "7"]}]}, "b": {"B": "AAE="}}}
     assert A.validate_attribute_value({"S": ""}) == {"S": ""}  # empty non-key strings are allowed
     assert A.validate_attribute_value({"B": ""}) == {"B": ""}
     assert A.validate_attribute_value({"SS": ["", "a"]}) == {"SS": ["", "a"]}

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from dynamodbforge import errors
 from dynamodbforge.expressions.comparisons import SET_TYPES, av_type
 from dynamodbforge.expressions.evaluate import OperandFn, get_path
-from dynamodbforge.protocol import numbers
+from dynamodbforge.protocol import attributes, numbers
 
 AV = dict[str, Any]
 Item = dict[str, AV]
@@ -78,7 +78,7 @@ def add_value(current: AV | None, operand: AV) -> AV:
     existing = current[t]
     present = set(existing)
     extra = [x for x in operand[t] if x not in present]
-    return {t: existing + extra} if extra else current
+    return {t: attributes.sort_set(t, existing + extra)} if extra else current
 
 
 def delete_value(current: AV | None, operand: AV) -> tuple[int, AV | None]:

@@ -16,6 +16,7 @@ no de-duplication is needed.
 from __future__ import annotations
 
 import binascii
+from decimal import Decimal
 from dataclasses import dataclass
 from typing import Any
 
@@ -228,8 +229,11 @@ def walk(av: Any, level: int = 1, in_container: bool = True) -> str | None:
             if err is None:
                 if not val:
                     err = _MSG_EMPTY_SS
-                elif len(val) > 1 and len(set(val)) != len(val):
-                    err = INVALID + "Input collection [" + ", ".join(val) + "] contains duplicates."
+                elif len(val) > 1:
+                    if len(set(val)) != len(val):
+                        err = INVALID + "Input collection [" + ", ".join(val) + "] contains duplicates."
+                    else:
+                        sort_set("SS", val)
         elif key == "NS":
             _check_string_members(val)
             if err is None:
@@ -243,8 +247,11 @@ def walk(av: Any, level: int = 1, in_container: bool = True) -> str | None:
                             break
                         if norm is not member:
                             val[i] = norm
-                    if err is None and len(val) > 1 and len(set(val)) != len(val):
-                        err = _MSG_NS_DUPLICATES
+                    if err is None and len(val) > 1:
+                        if len(set(val)) != len(val):
+                            err = _MSG_NS_DUPLICATES
+                        else:
+                            sort_set("NS", val)
         else:  # BS
             if type(val) is not list:
                 raise list_type_error(val, False)
@@ -256,11 +263,27 @@ def walk(av: Any, level: int = 1, in_container: bool = True) -> str | None:
             if err is None:
                 if not val:
                     err = _MSG_EMPTY_BS
-                elif len(val) > 1 and len(set(val)) != len(val):
-                    err = INVALID + "Input collection [" + ", ".join(val) + "]of type BS contains duplicates."
+                elif len(val) > 1:
+                    if len(set(val)) != len(val):
+                        err = INVALID + "Input collection [" + ", ".join(val) + "]of type BS contains duplicates."
+                    else:
+                        sort_set("BS", val)
     if err is None and count != 1:
         err = MSG_EMPTY_AV if count == 0 else MSG_MULTI_AV
     return err
+
+
+def sort_set(type_name: str, members: list[str]) -> list[str]:
+    """Put a set's members (in place) in the order DynamoDB returns them: strings and
+    binaries bytewise, numbers by value.  (Python orders str by code point, which is
+    UTF-8 byte order; binaries are compared decoded.)"""
+    if type_name == "SS":
+        members.sort()
+    elif type_name == "NS":
+        members.sort(key=Decimal)
+    else:
+        members.sort(key=binascii.a2b_base64)
+    return members
 
 
 def _check_string_members(val: Any) -> None:
