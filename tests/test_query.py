@@ -259,7 +259,7 @@ def test_key_condition_errors(dynamodb, range_table, hash_table):
     bad("pk = :p AND attribute_exists(sk)", "Invalid operator used in KeyConditionExpression: attribute_exists")
     bad("pk = :p AND contains(sk, :v)", "Invalid operator used in KeyConditionExpression: contains", **vals)
     bad("pk < :p", "Query key condition not supported")
-    bad("pk = :p AND sk = :v AND sk > :v", "KeyConditionExpressions must only contain one condition per key", **vals)
+    bad("pk = :p AND sk = :v AND sk > :v", "Invalid KeyConditionExpression: KeyConditionExpressions must only contain one condition per key", **vals)
     bad("pk = :p AND sk = :v", INVALID + "Condition parameter type does not match schema type", **{":v": S("1")})
     bad("pk = :p AND a.b = :v", "KeyConditionExpressions cannot have conditions on nested attributes", **vals)
     expect_error(q, "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",

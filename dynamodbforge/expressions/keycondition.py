@@ -60,7 +60,7 @@ def _collect(node: A.Condition, names: dict, values: dict, conds: dict[str, tupl
     if attr is None:
         raise _invalid("Invalid condition in KeyConditionExpression: No key attribute specified")
     if attr in conds:
-        raise _invalid("KeyConditionExpressions must only contain one condition per key")
+        raise _invalid("Invalid KeyConditionExpression: KeyConditionExpressions must only contain one condition per key")
     if position != 0:
         op = _FLIP[op]
     conds[attr] = (op, [values[o.name] for o in operands if isinstance(o, A.ValueRef)])
@@ -78,7 +78,10 @@ def build_key_condition(
     conds: dict[str, tuple[str, list[AV]]] = {}
     _collect(tree, names, values, conds)
     if len(conds) > 2:
-        raise _invalid("Conditions can be of length 1 or 2 only")
+        raise _invalid(
+            f"The number of query conditions ({len(conds)}) exceeds the number of key attributes defined in the "
+            f"schema ({1 if range_key is None else 2})"
+        )
     if range_key is None and len(conds) > 1:
         raise _invalid("Query key condition not supported")
     for key, is_hash in ((hash_key, True), (range_key, False)):
