@@ -96,7 +96,7 @@ def batch_write_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
             for entry in requests:
                 if "PutRequest" in entry:
                     item = entry["PutRequest"]["Item"]
-                    attributes.validate_item_key(item, info)
+                    attributes.validate_item_key(item, info, as_schema=True)
                     if attributes.item_size(item) > MAX_ITEM_BYTES:
                         raise errors.validation("Item size has exceeded the maximum allowed size")
                     key = {k: item[k] for k in info.key_names}

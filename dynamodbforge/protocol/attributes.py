@@ -537,23 +537,27 @@ def validate_key(key: dict[str, Any], schema: Any) -> dict[str, Any]:
     return key
 
 
-def _item_key_attr(item: dict[str, Any], name: str, typ: str, is_hash: bool) -> None:
+def _item_key_attr(item: dict[str, Any], name: str, typ: str, is_hash: bool, as_schema: bool) -> None:
     av = item.get(name)
     if av is None:
-        raise errors.validation(f"{INVALID}Missing the key {name} in the item")
+        raise errors.validation(MSG_NOT_SCHEMA if as_schema else f"{INVALID}Missing the key {name} in the item")
     val = av.get(typ, _MISSING) if len(av) == 1 else _MISSING
     if val is _MISSING:
         actual = next(iter(av), "")
-        raise errors.validation(f"{INVALID}Type mismatch for key {name} expected: {typ} actual: {actual}")
+        raise errors.validation(
+            MSG_NOT_SCHEMA if as_schema else f"{INVALID}Type mismatch for key {name} expected: {typ} actual: {actual}")
     _check_key_value(name, typ, val, is_hash)
 
 
-def validate_item_key(item: dict[str, Any], schema: Any) -> dict[str, Any]:
-    """Check that a (validated) item carries the table's key attributes, well typed and sized."""
+def validate_item_key(item: dict[str, Any], schema: Any, *, as_schema: bool = False) -> dict[str, Any]:
+    """Check that a (validated) item carries the table's key attributes, well typed and sized.
+
+    ``as_schema``: a missing or mistyped key attribute reads "The provided key element does
+    not match the schema", as BatchWriteItem's PutRequest says it (PutItem names the key)."""
     hn, ht, rn, rt = _parts(schema)
-    _item_key_attr(item, hn, ht, True)
+    _item_key_attr(item, hn, ht, True, as_schema)
     if rn is not None:
-        _item_key_attr(item, rn, rt, False)  # type: ignore[arg-type]
+        _item_key_attr(item, rn, rt, False, as_schema)  # type: ignore[arg-type]
     return item
 
 
