@@ -80,6 +80,39 @@ def test_an_items_own_error_cancels_with_a_validation_error_reason(dynamodb, has
     assert "Item" not in dynamodb.get_item(TableName=hash_table, Key={"pk": {"S": "tx-valerr"}})
 
 
+def test_an_empty_key_value_refuses_the_whole_transaction(dynamodb, hash_table):
+    """Unlike a mistyped key, an empty string or binary key value is a ValidationException of
+    the whole request, for every kind of action (paritysuite's tier3 transactWriteItems
+    captures from DynamoDB)."""
+    empty_s = "One or more parameter values are not valid. The AttributeValue for a key attribute cannot " \
+              "contain an empty string value. Key: pk"
+    for action in (
+        {"Put": {"TableName": hash_table, "Item": {"pk": {"S": ""}}}},
+        {"Update": {"TableName": hash_table, "Key": {"pk": {"S": ""}}, "UpdateExpression": "SET a = :a",
+                    "ExpressionAttributeValues": {":a": {"S": "x"}}}},
+        {"Delete": {"TableName": hash_table, "Key": {"pk": {"S": ""}}}},
+        {"ConditionCheck": {"TableName": hash_table, "Key": {"pk": {"S": ""}},
+                            "ConditionExpression": "attribute_exists(pk)"}},
+    ):
+        with pytest.raises(ClientError) as exc:
+            dynamodb.transact_write_items(TransactItems=[_put(hash_table, "tx-fine"), action])
+        assert error_of(exc) == ("ValidationException", empty_s)
+    assert "Item" not in dynamodb.get_item(TableName=hash_table, Key={"pk": {"S": "tx-fine"}})
+
+
+def test_a_get_with_a_bad_key_cancels_with_a_validation_error_reason(dynamodb, hash_table):
+    with pytest.raises(ClientError) as exc:
+        dynamodb.transact_get_items(TransactItems=[
+            {"Get": {"TableName": hash_table, "Key": {"pk": {"S": "x"}}}},
+            {"Get": {"TableName": hash_table, "Key": {}}},
+        ])
+    assert error_of(exc) == ("TransactionCanceledException", "Transaction cancelled, please refer cancellation "
+                             "reasons for specific reasons [None, ValidationError]")
+    assert exc.value.response["CancellationReasons"] == [
+        {"Code": "None"},
+        {"Code": "ValidationError", "Message": "The provided key element does not match the schema"}]
+
+
 def test_commit_applies_every_action(dynamodb, hash_table):
     dynamodb.put_item(TableName=hash_table, Item={"pk": {"S": "tx-b"}, "n": {"N": "10"}})
     dynamodb.put_item(TableName=hash_table, Item={"pk": {"S": "tx-gone"}})

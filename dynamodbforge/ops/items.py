@@ -183,11 +183,15 @@ def _item_level(exc: errors.DynamoDBError) -> errors.DynamoDBError:
     return exc
 
 
-def _check_key(check: Callable[[dict[str, Any], TableInfo], Any], key: dict[str, Any], info: TableInfo) -> None:
-    """``check(key, info)`` (attributes.validate_key or validate_item_key), its errors item-level."""
+def check_key(check: Callable[[dict[str, Any], TableInfo], Any], key: dict[str, Any], info: TableInfo) -> None:
+    """``check(key, info)`` (attributes.validate_key or validate_item_key), its errors
+    item-level, except an empty string or binary key value: DynamoDB refuses a whole
+    transaction for that (paritysuite's tier3 transactWriteItems captures)."""
     try:
         check(key, info)
     except errors.DynamoDBError as exc:
+        if "for a key attribute cannot contain an empty" in (exc.message or ""):
+            raise
         raise _item_level(exc) from None
 
 
@@ -197,7 +201,7 @@ def prepare_put(db: Database, spec: dict[str, Any], reader: Any = None) -> Write
     ctx.check_unused()
     info = db.catalog.get(spec["TableName"], reader)
     item = spec["Item"]
-    _check_key(attributes.validate_item_key, item, info)
+    check_key(attributes.validate_item_key, item, info)
     size = attributes.item_size(item)
     if size > MAX_ITEM_BYTES:
         raise _item_level(errors.validation("Item size has exceeded the maximum allowed size"))
@@ -219,7 +223,7 @@ def _prepare_keyed(db: Database, spec: dict[str, Any], kind: str, reader: Any) -
     ctx.check_unused()
     info = db.catalog.get(spec["TableName"], reader)
     key = spec["Key"]
-    _check_key(attributes.validate_key, key, info)
+    check_key(attributes.validate_key, key, info)
     return WriteAction(info, key, kind, cond, _return_old(spec))
 
 
@@ -232,7 +236,7 @@ def prepare_update(db: Database, spec: dict[str, Any], reader: Any = None) -> Wr
     ctx.check_unused()
     info = db.catalog.get(spec["TableName"], reader)
     key = spec["Key"]
-    _check_key(attributes.validate_key, key, info)
+    check_key(attributes.validate_key, key, info)
     if update is not None:
         for name in update.touched_top_level_names:
             if name in info.key_names:

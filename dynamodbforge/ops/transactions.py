@@ -46,6 +46,15 @@ def _cancelled(reasons: list[dict[str, Any]]) -> errors.DynamoDBError:
     )
 
 
+def _item_cancelled(count: int, i: int, exc: errors.DynamoDBError) -> errors.DynamoDBError:
+    """An item's own error (a key of the wrong type, too big an item) cancels the transaction
+    with its reason at its place; the actions after it are not looked at (DynamoDB, per
+    ScyllaDB Alternator's test_transact_write_cancellation_reasons_validationerror)."""
+    reasons: list[dict[str, Any]] = [{"Code": "None"} for _ in range(count)]
+    reasons[i] = {"Code": "ValidationError", "Message": exc.message or ""}
+    return _cancelled(reasons)
+
+
 def _request_digest(req: dict[str, Any]) -> str:
     material = {k: v for k, v in req.items() if k != "ClientRequestToken"}
     return hashlib.sha256(orjson.dumps(material, option=orjson.OPT_SORT_KEYS)).hexdigest()
@@ -65,12 +74,7 @@ def transact_write_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
         except errors.DynamoDBError as exc:
             if not getattr(exc, "item_level", False):
                 raise
-            # an item's own error (a key of the wrong type, too big an item) cancels the
-            # transaction with its reason; the actions after it are not looked at (DynamoDB,
-            # per ScyllaDB Alternator's test_transact_write_cancellation_reasons_validationerror)
-            reasons = [{"Code": "None"} for _ in entries]
-            reasons[i] = {"Code": "ValidationError", "Message": exc.message or ""}
-            raise _cancelled(reasons) from None
+            raise _item_cancelled(len(entries), i, exc) from None
     seen: set[bytes] = set()
     total = 0
     for action in actions:
@@ -160,9 +164,14 @@ def transact_get_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
     with db.engine.read() as reader:
         seen: set[bytes] = set()
         keyed = []
-        for spec, proj in plans:
+        for i, (spec, proj) in enumerate(plans):
             info = db.catalog.get(spec["TableName"], reader)
-            attributes.validate_key(spec["Key"], info)
+            try:
+                items.check_key(attributes.validate_key, spec["Key"], info)
+            except errors.DynamoDBError as exc:
+                if not getattr(exc, "item_level", False):
+                    raise
+                raise _item_cancelled(len(plans), i, exc) from None
             skey = items.storage_key(info, spec["Key"])
             if skey in seen:
                 raise errors.validation("Transaction request cannot include multiple operations on one item")
