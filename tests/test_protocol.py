@@ -482,6 +482,11 @@ def test_empty_attribute_value(av):
      "Attempting to store more than 38 significant digits in a Number"),
     ({"N": "1e126"}, "Number overflow. Attempting to store a number with magnitude larger than supported range"),
     ({"N": "-1e-131"}, "Number underflow. Attempting to store a number with magnitude smaller than supported range"),
+    # a zero's exponent is range-checked too, and a scale past 32 bits is no number at all
+    # (captured from DynamoDB by the paritysuite conformance suite)
+    ({"N": "0e126"}, "Number overflow. Attempting to store a number with magnitude larger than supported range"),
+    ({"N": "0e-131"}, "Number underflow. Attempting to store a number with magnitude smaller than supported range"),
+    ({"N": "1e9223372036854775808"}, "The parameter cannot be converted to a numeric value: 1e9223372036854775808"),
     ({"N": "1\n"}, "The parameter cannot be converted to a numeric value: 1\n"),
     ({"N": "\u0661"}, "The parameter cannot be converted to a numeric value: \u0661"),
     ({"S": "a", "N": "1"}, "Supplied AttributeValue has more than one datatypes set, must contain exactly one of "
@@ -556,7 +561,11 @@ def test_item_size_rules():
 
 @pytest.mark.parametrize("number, size", [
     ("1" + "0" * 125, 2), ("11" + "0" * 124, 2), ("11111" + "0" * 121, 4), ("111111" + "0" * 120, 4),
-    ("1111111" + "0" * 119, 5), ("1" * 38 + "0" * 88, 20), ("12", 2), ("1.5", 3), ("0.05", 2), ("-12", 2),
+    ("1111111" + "0" * 119, 5), ("1" * 38 + "0" * 88, 20), ("12", 2), ("1.5", 3), ("0.05", 2), ("-12", 3),
+    # sizes captured from DynamoDB (eu-west-2) by the paritysuite conformance suite
+    ("0", 1), ("1", 2), ("123", 3), ("1234", 3), ("12345678901234567890123456789012345678", 20), ("0042", 2),
+    ("100", 2), ("1010", 3), ("0.0000001", 2), ("1E125", 2), ("1E-100", 2), ("15", 2), ("1.2", 3), ("1.200", 3),
+    ("1.234", 4), ("3.14159", 5), ("123456", 4), ("100.5", 4), ("0.15", 2), ("-42", 3), ("-0", 1),
 ])
 def test_number_size(number, size):
     assert A.number_size(numbers.normalize(number)) == size

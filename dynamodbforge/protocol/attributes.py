@@ -347,10 +347,14 @@ def number_size(text: str) -> int:
     """Bytes of a normalised number: 1 + one per base-100 digit pair it spans.
 
     (1 byte per two significant digits, plus 1, as the Developer Guide puts it; the
-    pairs are aligned on even powers of ten, as in DynamoDB's encoding.)
+    pairs are aligned on even powers of ten, as in DynamoDB's encoding.)  A negative
+    number costs one byte more: DynamoDB sizes "-42" at 3 bytes (paritysuite's
+    tier3 numberByteSize, captured from DynamoDB).
     """
+    sign = 0
     if text[:1] == "-":
         text = text[1:]
+        sign = 1
     dot = text.find(".")
     if dot < 0:
         stripped = text.rstrip("0")
@@ -369,7 +373,7 @@ def number_size(text: str) -> int:
             lead = -(len(frac) - len(significant)) - 1
             count = len(significant)
     last = lead - count + 1
-    return lead // 2 - last // 2 + 2
+    return lead // 2 - last // 2 + 2 + sign
 
 
 def value_size(av: dict[str, Any]) -> int:
