@@ -51,6 +51,11 @@ def test_batch_get_limits(dynamodb, hash_table, range_table):
                  "request: Non-expression parameters: {AttributesToGet} Expression parameters: {ProjectionExpression}",
                  RequestItems={hash_table: {"Keys": [{"pk": S("a")}], "AttributesToGet": ["a"],
                                             "ProjectionExpression": "a"}})
+    # ... also when each table's block is consistent but the request mixes both kinds
+    expect_error(dynamodb.batch_get_item, "Can not use both expression and non-expression parameters in the same "
+                 "request: Non-expression parameters: {AttributesToGet} Expression parameters: {ProjectionExpression}",
+                 RequestItems={hash_table: {"Keys": [{"pk": S("a")}], "ProjectionExpression": "pk"},
+                               range_table: {"Keys": [{"pk": S("a"), "sk": N(1)}], "AttributesToGet": ["pk"]}})
 
 
 def test_batch_get_sixteen_megabytes(dynamodb):

@@ -898,7 +898,14 @@ def _batch_get(data: dict[str, Any], ctx: Ctx) -> None:
     import orjson  # duplicate keys are found before the table is looked up, as AWS does
 
     total = 0
-    for spec in data["RequestItems"].values():
+    specs = data["RequestItems"].values()
+    if any("ProjectionExpression" in spec for spec in specs) and any("AttributesToGet" in spec for spec in specs):
+        # one request is either kind: DynamoDB refuses a mix even across tables (paritysuite)
+        raise errors.validation(
+            "Can not use both expression and non-expression parameters in the same request: "
+            "Non-expression parameters: {AttributesToGet} Expression parameters: {ProjectionExpression}"
+        )
+    for spec in specs:
         check_expression_params(spec, ("ProjectionExpression",), ("AttributesToGet",))
         seen: set[bytes] = set()
         for key in spec["Keys"]:
