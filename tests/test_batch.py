@@ -22,7 +22,7 @@ def test_batch_write_and_get(dynamodb, hash_table, range_table):
     r = dynamodb.batch_get_item(RequestItems={
         hash_table: {"Keys": [{"pk": S(f"b{i}")} for i in range(3)] + [{"pk": S("missing")}],
                      "ProjectionExpression": "#v", "ExpressionAttributeNames": {"#v": "v"}, "ConsistentRead": True},
-        range_table: {"Keys": [{"pk": S("b"), "sk": N(i)} for i in range(5)], "AttributesToGet": ["sk"]},
+        range_table: {"Keys": [{"pk": S("b"), "sk": N(i)} for i in range(5)], "ProjectionExpression": "sk"},
     }, ReturnConsumedCapacity="TOTAL")
     assert sorted(r["Responses"][hash_table], key=lambda i: i["v"]["N"]) == [{"v": N(100)}, {"v": N(2)}]
     assert sorted(int(i["sk"]["N"]) for i in r["Responses"][range_table]) == [0, 1, 2, 3, 4]
