@@ -158,40 +158,71 @@ def index_prefix(uid_bytes: bytes, number: int) -> bytes:
     return INDEX_PREFIX + uid_bytes + number.to_bytes(2, "big")
 
 
-def _key_value(ix: IndexDef, attr: KeyAttr, av: dict[str, Any], is_hash: bool, strict: bool) -> str | None:
+def _key_value(ix: IndexDef, attr: KeyAttr, av: dict[str, Any], is_hash: bool, strict: bool,
+               updating: bool = False) -> str | None:
+    """The index key value in ``av``, or None when it cannot be one.  ``strict``: raise
+    DynamoDB's error instead.  A wrong type or size is the item's own error (``item_level``:
+    in a transaction, that action's ValidationError reason); an empty value refuses the
+    whole request (``request_level``), worded for an update when ``updating``."""
     value = av.get(attr.type) if len(av) == 1 else None
     if value is None:
         if strict:
             actual = next(iter(av), "")
-            raise errors.validation(
+            raise _marked(errors.validation(
                 f"{INVALID}Type mismatch for Index Key {attr.name} Expected: {attr.type} Actual: {actual} "
                 f"IndexName: {ix.name}"
-            )
+            ), "item_level")
         return None
     if attr.type != "N":
         if not value:
             if strict:
                 what = "string" if attr.type == "S" else "binary"
-                raise errors.validation(
-                    "One or more parameter values are not valid. A value specified for a secondary index key is "
-                    f"not supported. The AttributeValue for a key attribute cannot contain an empty {what} value. "
-                    f"IndexName: {ix.name}, IndexKey: {attr.name}"
-                )
+                if updating:
+                    message = (
+                        "One or more parameter values are not valid. The update expression attempted to update a "
+                        "secondary index key to a value that is not supported. The AttributeValue for a key "
+                        f"attribute cannot contain an empty {what} value."
+                    )
+                else:
+                    message = (
+                        "One or more parameter values are not valid. A value specified for a secondary index key is "
+                        f"not supported. The AttributeValue for a key attribute cannot contain an empty {what} "
+                        f"value. IndexName: {ix.name}, IndexKey: {attr.name}"
+                    )
+                raise _marked(errors.validation(message), "request_level")
             return None
         size = len(value.encode("utf-8")) if attr.type == "S" else attributes.binary_length(value)
         limit = attributes.MAX_HASH_KEY_BYTES if is_hash else attributes.MAX_RANGE_KEY_BYTES
         if size > limit:
             if strict:
-                raise errors.validation(attributes.MSG_HASH_TOO_BIG if is_hash else attributes.MSG_RANGE_TOO_BIG)
+                raise _marked(errors.validation(
+                    attributes.MSG_HASH_TOO_BIG if is_hash else attributes.MSG_RANGE_TOO_BIG), "item_level")
             return None
     return value
+
+
+def _marked(exc: errors.DynamoDBError, mark: str) -> errors.DynamoDBError:
+    setattr(exc, mark, True)
+    return exc
+
+
+def check_item_keys(info: TableInfo, item: dict[str, Any], *, updating: bool = False) -> None:
+    """Raise DynamoDB's error for an index key attribute of ``item`` (about to be written)
+    that no index could hold, checking global indexes before local ones, as DynamoDB does
+    (nubo-db's captures: an attribute keying both reports the GSI)."""
+    for ix in table_indexes(info).maintained:
+        for attr, is_hash in ((ix.hash_key, True), (ix.range_key, False)):
+            if attr is not None:
+                av = item.get(attr.name)
+                if av is not None:
+                    _key_value(ix, attr, av, is_hash, True, updating)
 
 
 @dataclass(slots=True)
 class TableIndexes:
     all: tuple[IndexDef, ...] = ()
     by_name: dict[str, IndexDef] = field(default_factory=dict)
-    maintained: tuple[IndexDef, ...] = ()  # every index but DELETING ones
+    maintained: tuple[IndexDef, ...] = ()  # every index but DELETING ones, global then local
     has_lsi: bool = False
 
 
@@ -227,8 +258,10 @@ def _parse(info: TableInfo) -> TableIndexes:
                 projection.get("ProjectionType", "ALL"), tuple(projection.get("NonKeyAttributes", ())),
                 spec.get("IndexStatus", ACTIVE), info.key_names, uid_bytes=uid_bytes,
             ))
+    live = [ix for ix in out if ix.status != DELETING]
     return TableIndexes(
-        tuple(out), {ix.name: ix for ix in out}, tuple(ix for ix in out if ix.status != DELETING),
+        tuple(out), {ix.name: ix for ix in out},
+        tuple([ix for ix in live if ix.kind == GSI] + [ix for ix in live if ix.kind == LSI]),  # GSIs first
         any(ix.kind == LSI for ix in out),
     )
 

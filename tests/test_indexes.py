@@ -156,6 +156,54 @@ def test_sparse_types_and_counts(dynamodb, table):
                           ExpressionAttributeValues={":g": {"S": "sparse2"}})["Count"] == 0
 
 
+def test_index_key_errors_name_global_indexes_first_and_word_updates(dynamodb):
+    """An attribute keying both an LSI and a GSI reports the GSI; an update that empties an
+    index key says so in its own words; in a transaction a mistyped index key cancels with
+    that action's reason and an empty one refuses the request (nubo-db's captures)."""
+    name = unique_name("idxerr")
+    dynamodb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=_attrs(("pk", "S"), ("sk", "S"), ("k", "S")), KeySchema=_ks("pk", "sk"),
+        LocalSecondaryIndexes=[{"IndexName": "lsi1", "KeySchema": _ks("pk", "k"), "Projection": {"ProjectionType": "ALL"}}],
+        GlobalSecondaryIndexes=[{"IndexName": "gsi1", "KeySchema": _ks("k"), "Projection": {"ProjectionType": "ALL"}}],
+    )
+    key = {"pk": {"S": "a"}, "sk": {"S": "1"}}
+    mistyped = INVALID + "Type mismatch for Index Key k Expected: S Actual: N IndexName: gsi1"
+    put_empty = ("One or more parameter values are not valid. A value specified for a secondary index key is not "
+                 "supported. The AttributeValue for a key attribute cannot contain an empty string value. "
+                 "IndexName: gsi1, IndexKey: k")
+    update_empty = ("One or more parameter values are not valid. The update expression attempted to update a "
+                    "secondary index key to a value that is not supported. The AttributeValue for a key attribute "
+                    "cannot contain an empty string value.")
+    for value, message in (({"N": "5"}, mistyped), ({"S": ""}, put_empty)):
+        with pytest.raises(ClientError) as info:
+            dynamodb.put_item(TableName=name, Item={**key, "k": value})
+        assert error_of(info) == ("ValidationException", message)
+        with pytest.raises(ClientError) as info:
+            dynamodb.batch_write_item(RequestItems={name: [{"PutRequest": {"Item": {**key, "k": value}}}]})
+        assert error_of(info) == ("ValidationException", message)
+    set_k = {"TableName": name, "Key": key, "UpdateExpression": "SET k = :v"}
+    with pytest.raises(ClientError) as info:
+        dynamodb.update_item(**set_k, ExpressionAttributeValues={":v": {"S": ""}})
+    assert error_of(info) == ("ValidationException", update_empty)
+    with pytest.raises(ClientError) as info:
+        dynamodb.update_item(**set_k, ExpressionAttributeValues={":v": {"N": "5"}})
+    assert error_of(info) == ("ValidationException", mistyped)
+    for action in ({"Put": {"TableName": name, "Item": {**key, "k": {"N": "5"}}}},
+                   {"Update": {**set_k, "ExpressionAttributeValues": {":v": {"N": "5"}}}}):
+        with pytest.raises(ClientError) as info:
+            dynamodb.transact_write_items(TransactItems=[action])
+        assert error_of(info)[0] == "TransactionCanceledException"
+        assert info.value.response["CancellationReasons"] == [{"Code": "ValidationError", "Message": mistyped}]
+    for action, message in (({"Put": {"TableName": name, "Item": {**key, "k": {"S": ""}}}}, put_empty),
+                            ({"Update": {**set_k, "ExpressionAttributeValues": {":v": {"S": ""}}}}, update_empty)):
+        with pytest.raises(ClientError) as info:
+            dynamodb.transact_write_items(TransactItems=[action])
+        assert error_of(info) == ("ValidationException", message)
+    assert "Item" not in dynamodb.get_item(TableName=name, Key=key)
+    dynamodb.delete_table(TableName=name)
+
+
 def test_ties_page_stably(dynamodb, table):
     for i in range(30):
         dynamodb.put_item(TableName=table, Item={

@@ -95,11 +95,11 @@ def test_parallel_scan_segments(dynamodb, scan_table, total):
 
 
 def test_segment_validation(dynamodb, scan_table):
-    expect_error(dynamodb.scan, INVALID + "The TotalSegments parameter is required but was not present in the request "
+    expect_error(dynamodb.scan, "The TotalSegments parameter is required but was not present in the request "
                  "when Segment parameter is present", TableName=scan_table, Segment=0)
-    expect_error(dynamodb.scan, INVALID + "The Segment parameter is required but was not present in the request when "
+    expect_error(dynamodb.scan, "The Segment parameter is required but was not present in the request when "
                  "parameter TotalSegments is present", TableName=scan_table, TotalSegments=2)
-    expect_error(dynamodb.scan, INVALID + "The Segment parameter is zero-based and must be less than parameter "
+    expect_error(dynamodb.scan, "The Segment parameter is zero-based and must be less than parameter "
                  "TotalSegments: Segment: 2 is not less than TotalSegments: 2", TableName=scan_table, Segment=2,
                  TotalSegments=2)
     # A start key from another segment.

@@ -158,6 +158,7 @@ class WriteAction:
             self.new_size = size
         if self.new_size > MAX_ITEM_BYTES:
             raise errors.validation("Item size to update has exceeded the maximum allowed size")
+        indexes.check_item_keys(self.info, new, updating=True)
         return new
 
     def units(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> float:
@@ -205,6 +206,7 @@ def prepare_put(db: Database, spec: dict[str, Any], reader: Any = None) -> Write
     size = attributes.item_size(item)
     if size > MAX_ITEM_BYTES:
         raise _item_level(errors.validation("Item size has exceeded the maximum allowed size"))
+    indexes.check_item_keys(info, item)
     return WriteAction(info, key_of(info, item), "Put", cond, _return_old(spec), item=item, new_size=size)
 
 

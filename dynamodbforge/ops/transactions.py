@@ -124,6 +124,8 @@ def transact_write_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
             try:
                 news.append(action.compute(old))
             except errors.DynamoDBError as exc:
+                if getattr(exc, "request_level", False):  # an empty index key value
+                    raise
                 reasons = [{"Code": "None"} for _ in actions]
                 reasons[i] = {"Code": "ValidationError", "Message": exc.message or ""}
                 raise _cancelled(reasons) from None
