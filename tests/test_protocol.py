@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 
+import re
 import pytest
 
 from dynamodbforge.errors import DynamoDBError
@@ -672,3 +673,33 @@ def test_unknown_operation_passes_through():
     body = {"Anything": 1}
     assert validate_request("NoSuchOperation", body) is body
 
+
+
+def test_members_in_the_newer_frameworks_words():
+    """Members DynamoDB now reports in its newer validation framework's words — no echo, the
+    request's own spelling — and the map echoes of BatchGetItem (JSON) and BatchWriteItem
+    (Java's toString), as captured from DynamoDB by the paritysuite and nubo-db suites."""
+    at = "1 validation error detected: Value at '{}' failed to satisfy constraint: Member must have {}"
+    assert validation("BatchGetItem", {"RequestItems": {}}) == at.format("RequestItems", "length greater than or equal to 1")
+    assert validation("BatchWriteItem", {"RequestItems": {}}) == at.format("RequestItems", "length greater than or equal to 1")
+    assert validation("BatchGetItem", {"RequestItems": {"tbl": {"Keys": []}}}) == at.format(
+        "RequestItems.tbl.member.Keys", "length greater than or equal to 1")
+    keys = [{"pk": {"S": str(i)}} for i in range(101)]
+    assert validation("BatchGetItem", {"RequestItems": {"tbl": {"Keys": keys}}}) == at.format(
+        "RequestItems.tbl.member.Keys", "length less than or equal to 100")
+    for op in ("TransactWriteItems", "TransactGetItems"):
+        assert validation(op, {"TransactItems": []}) == at.format("TransactItems", "length greater than or equal to 1")
+    assert validation("Query", {"TableName": "tbl", "Limit": 0}) == at.format("Limit", "value greater than or equal to 1")
+    put = {"Put": {"TableName": "tbl", "Item": {"pk": {"S": "a"}}}}
+    assert validation("TransactWriteItems", {"TransactItems": [put], "ClientRequestToken": "x" * 37}) == at.format(
+        "ClientRequestToken", "length less than or equal to 36")
+    map_keys = ("failed to satisfy constraint: Map keys must satisfy constraint: [Member must have length less than "
+                "or equal to 255, Member must have length greater than or equal to 3, Member must satisfy regular "
+                "expression pattern: [a-zA-Z0-9_.-]+]")
+    assert validation("BatchGetItem", {"RequestItems": {"bad!name": {"Keys": [{"pk": {"S": "a"}}]}}}) == (
+        "1 validation error detected: Value '{\"bad!name\":{\"Keys\":[{\"pk\":{\"S\":\"a\"}}]}}' at 'requestItems' "
+        + map_keys)
+    message = validation("BatchWriteItem", {"RequestItems": {"bad!name": [{"PutRequest": {"Item": {"pk": {"S": "a"}}}}]}})
+    assert re.fullmatch(r"1 validation error detected: Value '\{bad!name=\[WriteRequest\(putRequest=PutRequest\(item="
+                        r"\{pk=com\.amazonaws\.dynamodb\.v20120810\.AttributeValue@[0-9a-f]+\}, workloadProfileName="
+                        r"null\), deleteRequest=null\)\]\}' at 'requestItems' " + re.escape(map_keys), message), message

@@ -40,6 +40,27 @@ class Ctx:
     def fail(self, path: str, value: Any, message: str, java: str = "Structure") -> None:
         self.errors.append(f"Value {render(value, java)} at '{path}' failed to satisfy constraint: {message}")
 
+    def fail_generic(self, path: str, message: str) -> None:
+        """The wording of DynamoDB's newer validation framework, which some members have
+        moved to (2026 captures by the paritysuite and nubo-db conformance suites): no echo
+        of the value, the member path in the request's own spelling ("Value at
+        'RequestItems.t.member.Keys'")."""
+        self.errors.append(f"Value at '{_request_spelling(path)}' failed to satisfy constraint: {message}")
+
+
+def _request_spelling(path: str) -> str:
+    """``requestItems.t.member.keys`` -> ``RequestItems.t.member.Keys``: member names get
+    their capital back; list indexes, "member" and the keys of RequestItems stay as they are."""
+    out: list[str] = []
+    previous = ""
+    for segment in path.split("."):
+        if segment == "member" or segment.isdigit() or previous == "requestItems":
+            out.append(segment)
+        else:
+            out.append(segment[:1].upper() + segment[1:])
+        previous = segment
+    return ".".join(out)
+
 
 # --- value rendering, as AWS (Java) prints values in constraint messages --------------
 
@@ -88,11 +109,13 @@ class Shape:
 
 
 class Str(Shape):
-    __slots__ = ("enum", "enum_text", "pattern", "regex", "min_len", "max_len")
+    __slots__ = ("enum", "enum_text", "pattern", "regex", "min_len", "max_len", "generic")
 
     def __init__(self, not_null: bool = False, *, enum: tuple[str, ...] | None = None,
-                 pattern: str | None = None, min_len: int | None = None, max_len: int | None = None) -> None:
+                 pattern: str | None = None, min_len: int | None = None, max_len: int | None = None,
+                 generic: bool = False) -> None:
         super().__init__(not_null)
+        self.generic = generic  # length errors in the newer framework's words (Ctx.fail_generic)
         self.enum = frozenset(enum) if enum else None
         self.enum_text = "Member must satisfy enum value set: [" + ", ".join(enum) + "]" if enum else ""
         self.pattern = pattern
@@ -108,19 +131,27 @@ class Str(Shape):
         if self.regex is not None and not self.regex(value):
             ctx.fail(path, value, f"Member must satisfy regular expression pattern: {self.pattern}")
         if self.min_len is not None and len(value) < self.min_len:
-            ctx.fail(path, value, f"Member must have length greater than or equal to {self.min_len}")
+            _fail(ctx, self.generic, path, value, f"Member must have length greater than or equal to {self.min_len}")
         if self.max_len is not None and len(value) > self.max_len:
-            ctx.fail(path, value, f"Member must have length less than or equal to {self.max_len}")
+            _fail(ctx, self.generic, path, value, f"Member must have length less than or equal to {self.max_len}")
+
+
+def _fail(ctx: Ctx, generic: bool, path: str, value: Any, message: str, java: str = "Structure") -> None:
+    if generic:
+        ctx.fail_generic(path, message)
+    else:
+        ctx.fail(path, value, message, java)
 
 
 class Num(Shape):
     """Long or Integer (``java`` names the Java type in serialization messages)."""
 
-    __slots__ = ("java", "minimum", "maximum")
+    __slots__ = ("java", "minimum", "maximum", "generic")
 
     def __init__(self, not_null: bool = False, *, java: str = "Long",
-                 minimum: int | None = None, maximum: int | None = None) -> None:
+                 minimum: int | None = None, maximum: int | None = None, generic: bool = False) -> None:
         super().__init__(not_null)
+        self.generic = generic
         self.java = java
         self.minimum = minimum
         self.maximum = maximum
@@ -131,9 +162,9 @@ class Num(Shape):
             if t is not float:
                 raise A.scalar_type_error(value, self.java)
         if self.minimum is not None and value < self.minimum:
-            ctx.fail(path, value, f"Member must have value greater than or equal to {self.minimum}")
+            _fail(ctx, self.generic, path, value, f"Member must have value greater than or equal to {self.minimum}")
         if self.maximum is not None and value > self.maximum:
-            ctx.fail(path, value, f"Member must have value less than or equal to {self.maximum}")
+            _fail(ctx, self.generic, path, value, f"Member must have value less than or equal to {self.maximum}")
 
 
 class Bool(Shape):
@@ -145,11 +176,12 @@ class Bool(Shape):
 
 
 class ListOf(Shape):
-    __slots__ = ("member", "min_len", "max_len")
+    __slots__ = ("member", "min_len", "max_len", "generic")
 
     def __init__(self, member: Shape, not_null: bool = False, *,
-                 min_len: int | None = None, max_len: int | None = None) -> None:
+                 min_len: int | None = None, max_len: int | None = None, generic: bool = False) -> None:
         super().__init__(not_null)
+        self.generic = generic
         self.member = member
         self.min_len = min_len
         self.max_len = max_len
@@ -162,9 +194,11 @@ class ListOf(Shape):
             raise A.list_type_error(value, in_container)
         n = len(value)
         if self.min_len is not None and n < self.min_len:
-            ctx.fail(path, value, f"Member must have length greater than or equal to {self.min_len}", self._java())
+            _fail(ctx, self.generic, path, value, f"Member must have length greater than or equal to {self.min_len}",
+                  self._java())
         if self.max_len is not None and n > self.max_len:
-            ctx.fail(path, value, f"Member must have length less than or equal to {self.max_len}", self._java())
+            _fail(ctx, self.generic, path, value, f"Member must have length less than or equal to {self.max_len}",
+                  self._java())
         member = self.member
         for i, item in enumerate(value):
             if item is None:
@@ -179,13 +213,16 @@ def _member_java(shape: Shape) -> str:
 
 
 class MapOf(Shape):
-    __slots__ = ("value", "java", "min_len", "max_len", "key_checks", "value_checks")
+    __slots__ = ("value", "java", "min_len", "max_len", "key_checks", "value_checks", "generic", "echo")
 
     def __init__(self, value: Shape, java: str, not_null: bool = False, *,
                  min_len: int | None = None, max_len: int | None = None,
                  key_checks: tuple[tuple[str, Any], ...] = (),
-                 value_checks: tuple[tuple[str, Any], ...] = ()) -> None:
+                 value_checks: tuple[tuple[str, Any], ...] = (),
+                 generic: bool = False, echo: Any = None) -> None:
         super().__init__(not_null)
+        self.generic = generic  # length errors in the newer framework's words
+        self.echo = echo  # value -> how a key/value check's message shows the whole map
         self.value = value
         self.java = java  # Java type of the values, e.g. java.lang.String
         self.min_len = min_len
@@ -198,26 +235,33 @@ class MapOf(Shape):
             raise A.map_type_error(value, self.java, in_container)
         n = len(value)
         if self.min_len is not None and n < self.min_len:
-            ctx.fail(path, value, f"Member must have length greater than or equal to {self.min_len}")
+            _fail(ctx, self.generic, path, value, f"Member must have length greater than or equal to {self.min_len}")
         if self.max_len is not None and n > self.max_len:
-            ctx.fail(path, value, f"Member must have length less than or equal to {self.max_len}")
+            _fail(ctx, self.generic, path, value, f"Member must have length less than or equal to {self.max_len}")
         if self.key_checks:
             for key in value:
                 if not all(pred(key) for _, pred in self.key_checks):
                     texts = ", ".join(text for text, _ in self.key_checks)
-                    ctx.fail(path, value, f"Map keys must satisfy constraint: [{texts}]")
+                    self._fail_whole(ctx, path, value, f"Map keys must satisfy constraint: [{texts}]")
                     break
         if self.value_checks:
             for item in value.values():
                 if item is not None and not all(pred(item) for _, pred in self.value_checks):
                     texts = ", ".join(text for text, _ in self.value_checks)
-                    ctx.fail(path, value, f"Map value must satisfy constraint: [{texts}]", "Map")
+                    self._fail_whole(ctx, path, value, f"Map value must satisfy constraint: [{texts}]")
                     break
         shape = self.value
         for key, item in value.items():
             if item is None:
                 continue
             shape.walk(item, f"{path}.{key}.member", ctx, True)
+
+
+    def _fail_whole(self, ctx: Ctx, path: str, value: dict[str, Any], message: str) -> None:
+        if self.echo is not None:
+            ctx.errors.append(f"Value '{self.echo(value)}' at '{path}' failed to satisfy constraint: {message}")
+        else:
+            ctx.fail(path, value, message, "Map" if message.startswith("Map value") else "Structure")
 
 
 class Struct(Shape):

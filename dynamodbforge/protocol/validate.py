@@ -17,6 +17,7 @@ here pass through unchanged.
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -854,7 +855,7 @@ QUERY = Struct("QueryInput", {
     "ReturnConsumedCapacity": Str(enum=RETURN_CONSUMED),
     "ExclusiveStartKey": AttrMap(),
     "IndexName": index_name(False),
-    "Limit": Num(java="Integer", minimum=1),
+    "Limit": Num(java="Integer", minimum=1, generic=True),  # newer framework wording (nubo-db capture)
     "TableName": table_name(),
     "Select": Str(enum=SELECT),
     "ScanIndexForward": Bool(),
@@ -897,14 +898,49 @@ def _table_key_checks() -> tuple[tuple[str, Any], ...]:
     )
 
 
+def _json_echo(value: dict[str, Any]) -> str:
+    """BatchGetItem's RequestItems as DynamoDB echoes it in a map-keys error: its JSON."""
+    import orjson
+
+    return orjson.dumps(value).decode()
+
+
+def _java_av(av: Any) -> str:
+    digest = zlib.crc32(repr(av).encode()) & 0x7FFFFFFF
+    return f"{_PKG}AttributeValue@{digest:x}"
+
+
+def _write_requests_echo(value: dict[str, Any]) -> str:
+    """BatchWriteItem's RequestItems as DynamoDB (Java) prints it in a map error:
+    ``{t=[WriteRequest(putRequest=PutRequest(item={pk=...AttributeValue@...}, ...), ...)]}``."""
+    def av_map(m: Any) -> str:
+        if type(m) is not dict:
+            return "null"
+        return "{" + ", ".join(f"{k}={_java_av(v)}" for k, v in m.items()) + "}"
+
+    def request(r: Any) -> str:
+        if type(r) is not dict:
+            return "null"
+        put, delete = r.get("PutRequest"), r.get("DeleteRequest")
+        put_s = (f"PutRequest(item={av_map(put.get('Item'))}, workloadProfileName=null)"
+                 if type(put) is dict else "null")
+        delete_s = f"DeleteRequest(key={av_map(delete.get('Key'))})" if type(delete) is dict else "null"
+        return f"WriteRequest(putRequest={put_s}, deleteRequest={delete_s})"
+
+    return "{" + ", ".join(
+        f"{table}=[" + ", ".join(request(r) for r in (reqs if type(reqs) is list else [])) + "]"
+        for table, reqs in value.items()) + "}"
+
+
 BATCH_GET = Struct("BatchGetItemInput", {
     "RequestItems": MapOf(Struct("KeysAndAttributes", {
-        "Keys": ListOf(AttrMap(), True, min_len=1, max_len=100),
+        "Keys": ListOf(AttrMap(), True, min_len=1, max_len=100, generic=True),
         "AttributesToGet": ATTRIBUTES_TO_GET,
         "ConsistentRead": Bool(),
         "ProjectionExpression": Str(),
         "ExpressionAttributeNames": NAMES,
-    }), _PKG + "KeysAndAttributes", True, min_len=1, max_len=100, key_checks=_table_key_checks()),
+    }), _PKG + "KeysAndAttributes", True, min_len=1, max_len=100, key_checks=_table_key_checks(),
+        generic=True, echo=_json_echo),
     "ReturnConsumedCapacity": Str(enum=RETURN_CONSUMED),
 })
 
@@ -942,8 +978,8 @@ BATCH_WRITE = Struct("BatchWriteItemInput", {
     "RequestItems": MapOf(ListOf(Struct("WriteRequest", {
         "PutRequest": Struct("PutRequest", {"Item": AttrMap(True)}),
         "DeleteRequest": Struct("DeleteRequest", {"Key": AttrMap(True)}),
-    })), "java.util.List<" + _PKG + "WriteRequest>", True, min_len=1, max_len=25,
-        key_checks=_table_key_checks(), value_checks=(  # AWS reports the list length on the map
+    })), "java.util.List<" + _PKG + "WriteRequest>", True, min_len=1, max_len=25, generic=True,
+        echo=_write_requests_echo, key_checks=_table_key_checks(), value_checks=(  # AWS reports the list length on the map
             ("Member must have length less than or equal to 25", lambda v: type(v) is not list or len(v) <= 25),
             ("Member must have length greater than or equal to 1", lambda v: type(v) is not list or len(v) >= 1),
         )),
@@ -996,10 +1032,10 @@ TRANSACT_WRITE = Struct("TransactWriteItemsInput", {
         "Put": _txn_write_item("Put"),
         "Delete": _txn_write_item("Delete"),
         "Update": _txn_write_item("Update"),
-    }), True, min_len=1, max_len=100),
+    }), True, min_len=1, max_len=100, generic=True),
     "ReturnConsumedCapacity": Str(enum=RETURN_CONSUMED),
     "ReturnItemCollectionMetrics": Str(enum=RETURN_METRICS),
-    "ClientRequestToken": Str(min_len=1, max_len=36),
+    "ClientRequestToken": Str(min_len=1, max_len=36, generic=True),
 })
 
 
@@ -1026,7 +1062,7 @@ TRANSACT_GET = Struct("TransactGetItemsInput", {
             "ProjectionExpression": Str(),
             "ExpressionAttributeNames": NAMES,
         }, True),
-    }), True, min_len=1, max_len=100),
+    }), True, min_len=1, max_len=100, generic=True),
     "ReturnConsumedCapacity": Str(enum=RETURN_CONSUMED),
 })
 
