@@ -1,8 +1,8 @@
 """Unit tests of protocol/ (pure functions, no server): AWS's exact error types and texts."""
 from __future__ import annotations
 
-
 import re
+
 import pytest
 
 from dynamodbforge.errors import DynamoDBError
