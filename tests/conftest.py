@@ -118,6 +118,13 @@ def expect_error(fn, message, code="ValidationException", **kw):
     assert error_of(info) == (code, message)
 
 
+def expect_write_error(fn, message, **kw):
+    """``expect_error`` for a PutItem/UpdateItem/DeleteItem request error, which DynamoDB's
+    newer validation framework reports in its envelope (paritysuite and nubo-db captures of
+    2026-10-09): "1 validation error detected: <message>"."""
+    expect_error(fn, "1 validation error detected: " + message, **kw)
+
+
 def read_stream(streams, arn, iterator_type="TRIM_HORIZON", **extra):
     """Every record of a stream's first shard, read with the boto3 ``dynamodbstreams`` client."""
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]

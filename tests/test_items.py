@@ -283,13 +283,54 @@ def test_repeated_update_expressions_compile_per_names_and_values(dynamodb, hash
             dynamodb.update_item(TableName=hash_table, Key=key, UpdateExpression="SET #c = :v",
                                  ExpressionAttributeNames={"#c": "c"},
                                  ExpressionAttributeValues={":v": {"N": "9"}, ":extra": {"N": "1"}})
-        assert error_of(excinfo) == ("ValidationException", "Value provided in ExpressionAttributeValues unused "
-                                     "in expressions: keys: {:extra}")
+        assert error_of(excinfo) == ("ValidationException", "1 validation error detected: Value provided in "
+                                     "ExpressionAttributeValues unused in expressions: keys: {:extra}")
     for _ in range(2):  # and with a name too many
         with pytest.raises(ClientError) as excinfo:
             dynamodb.update_item(TableName=hash_table, Key=key, UpdateExpression="SET #c = :v",
                                  ExpressionAttributeNames={"#c": "c", "#d": "d"},
                                  ExpressionAttributeValues={":v": {"N": "9"}})
-        assert error_of(excinfo) == ("ValidationException", "Value provided in ExpressionAttributeNames unused "
-                                     "in expressions: keys: {#d}")
+        assert error_of(excinfo) == ("ValidationException", "1 validation error detected: Value provided in "
+                                     "ExpressionAttributeNames unused in expressions: keys: {#d}")
     assert dynamodb.get_item(TableName=hash_table, Key=key)["Item"]["c"] == {"N": "2"}
+
+
+def test_write_request_errors_come_in_the_newer_frameworks_envelope(dynamodb, hash_table):
+    """PutItem, UpdateItem and DeleteItem report the request's own errors as "1 validation
+    error detected: ...", the captured cases (paritysuite and nubo-db, eu-west-2 and us-east-1,
+    2026-10-09); the same mistakes inside a transaction are reported bare."""
+    E1 = "1 validation error detected: "
+    key = {"pk": {"S": "envelope"}}
+
+    def message(call, **kw):
+        with pytest.raises(ClientError) as excinfo:
+            call(TableName=hash_table, **kw)
+        code, text = error_of(excinfo)
+        assert code == "ValidationException"
+        return text
+
+    assert message(dynamodb.put_item, Item=key, ExpressionAttributeValues={":v": {"S": "x"}}) == (
+        E1 + "ExpressionAttributeValues can only be specified when using expressions")
+    assert message(dynamodb.delete_item, Key=key, ExpressionAttributeNames={"#a": "a"}) == (
+        E1 + "ExpressionAttributeNames can only be specified when using expressions")
+    assert message(dynamodb.delete_item, Key=key, ConditionExpression="a = :v", ExpressionAttributeValues={}) == (
+        E1 + "ExpressionAttributeValues must not be empty")
+    assert message(dynamodb.put_item, Item=key, ConditionExpression="") == (
+        E1 + "Invalid ConditionExpression: The expression can not be empty;")
+    for rv in ("ALL_NEW", "UPDATED_NEW"):
+        assert message(dynamodb.delete_item, Key=key, ReturnValues=rv) == E1 + "ReturnValues can only be ALL_OLD or NONE"
+    assert message(dynamodb.delete_item, Key=key, Expected={"a": {"Exists": True}}) == (
+        E1 + "One or more parameter values were invalid: Value must be provided when Exists is true for Attribute: a")
+    assert message(dynamodb.update_item, Key=key, UpdateExpression="SET b = :w", ConditionExpression="a = :v",
+                   ExpressionAttributeValues={":w": {"S": "x"}}) == (
+        E1 + "Invalid ConditionExpression: An expression attribute value used in expression is not defined; "
+             "attribute value: :v")
+    assert message(dynamodb.put_item, Item={**key, "n": {"N": ""}}) == (
+        E1 + "The parameter cannot be converted to a numeric value: ")
+    # errors that need the table are not the request's own: no envelope
+    assert message(dynamodb.put_item, Item={"pk": {"N": "1"}}) == (
+        "One or more parameter values were invalid: Type mismatch for key pk expected: S actual: N")
+    with pytest.raises(ClientError) as excinfo:
+        dynamodb.transact_write_items(TransactItems=[{"Put": {"TableName": hash_table, "Item": key,
+                                                              "ConditionExpression": ""}}])
+    assert error_of(excinfo) == ("ValidationException", "Invalid ConditionExpression: The expression can not be empty;")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import INVALID, N, S, error_of, expect_error
+from conftest import INVALID, N, S, error_of, expect_error, expect_write_error
 
 
 ITEM = {"pk": S("item"), "s": S("hello"), "n": N(5), "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2"]},
@@ -92,11 +92,11 @@ def test_attribute_updates(dynamodb, hash_table):
                  AttributeUpdates={"l": {"Action": "ADD", "Value": N(1)}})
     expect_error(upd, INVALID + "Cannot update attribute pk. This attribute is part of the key",
                  TableName=hash_table, Key=key, AttributeUpdates={"pk": {"Value": S("v")}})
-    expect_error(upd, INVALID + "ADD action is not supported for the type S", TableName=hash_table, Key=key,
+    expect_write_error(upd, INVALID + "ADD action is not supported for the type S", TableName=hash_table, Key=key,
                  AttributeUpdates={"x": {"Action": "ADD", "Value": S("v")}})
-    expect_error(upd, INVALID + "DELETE action with value is not supported for the type N", TableName=hash_table,
+    expect_write_error(upd, INVALID + "DELETE action with value is not supported for the type N", TableName=hash_table,
                  Key=key, AttributeUpdates={"x": {"Action": "DELETE", "Value": N(1)}})
-    expect_error(upd, INVALID + "Only DELETE action is allowed when no attribute value is specified",
+    expect_write_error(upd, INVALID + "Only DELETE action is allowed when no attribute value is specified",
                  TableName=hash_table, Key=key, AttributeUpdates={"x": {"Action": "PUT"}})
     expect_error(upd, "The conditional request failed", "ConditionalCheckFailedException", TableName=hash_table,
                  Key=key, AttributeUpdates={"x": {"Value": N(1)}}, Expected={"n": {"Value": N(99)}})
@@ -185,23 +185,23 @@ def test_legacy_errors(dynamodb, range_table, hash_table):
                  ExpressionAttributeValues={":a": N(1)})
     put = dynamodb.put_item
     item = {"pk": S("x")}
-    expect_error(put, "Can not use both expression and non-expression parameters in the same request: "
+    expect_write_error(put, "Can not use both expression and non-expression parameters in the same request: "
                  "Non-expression parameters: {Expected} Expression parameters: {ConditionExpression}",
                  TableName=hash_table, Item=item, Expected={"a": {"Exists": False}},
                  ConditionExpression="attribute_exists(a)")
-    expect_error(put, INVALID + "Invalid number of argument(s) for the EQ ComparisonOperator", TableName=hash_table,
+    expect_write_error(put, INVALID + "Invalid number of argument(s) for the EQ ComparisonOperator", TableName=hash_table,
                  Item=item, Expected={"a": {"ComparisonOperator": "EQ", "AttributeValueList": [N(1), N(2)]}})
-    expect_error(put, INVALID + "Value or AttributeValueList must be used with ComparisonOperator: EQ for "
+    expect_write_error(put, INVALID + "Value or AttributeValueList must be used with ComparisonOperator: EQ for "
                  "Attribute: a", TableName=hash_table, Item=item, Expected={"a": {"ComparisonOperator": "EQ"}})
-    expect_error(put, INVALID + "Exists and ComparisonOperator cannot be used together for Attribute: a",
+    expect_write_error(put, INVALID + "Exists and ComparisonOperator cannot be used together for Attribute: a",
                  TableName=hash_table, Item=item, Expected={"a": {"ComparisonOperator": "NULL", "Exists": False}})
-    expect_error(put, INVALID + "Value must be provided when Exists is true for Attribute: a",
+    expect_write_error(put, INVALID + "Value must be provided when Exists is true for Attribute: a",
                  TableName=hash_table, Item=item, Expected={"a": {"Exists": True}})
-    expect_error(put, INVALID + "Value cannot be used when Exists is false for Attribute: a",
+    expect_write_error(put, INVALID + "Value cannot be used when Exists is false for Attribute: a",
                  TableName=hash_table, Item=item, Expected={"a": {"Exists": False, "Value": N(1)}})
-    expect_error(put, INVALID + "AttributeValueList can only be used with a ComparisonOperator for Attribute: a",
+    expect_write_error(put, INVALID + "AttributeValueList can only be used with a ComparisonOperator for Attribute: a",
                  TableName=hash_table, Item=item, Expected={"a": {"AttributeValueList": [N(1)]}})
-    expect_error(dynamodb.update_item, "Can not use both expression and non-expression parameters in the same "
+    expect_write_error(dynamodb.update_item, "Can not use both expression and non-expression parameters in the same "
                  "request: Non-expression parameters: {AttributeUpdates} Expression parameters: {UpdateExpression}",
                  TableName=hash_table, Key=item, AttributeUpdates={"a": {"Value": N(1)}}, UpdateExpression="SET b = :b",
                  ExpressionAttributeValues={":b": N(1)})
@@ -222,11 +222,11 @@ def test_expected_values_are_checked_like_filter_conditions(dynamodb, hash_table
         ("BEGINS_WITH", [N(3)], "N"), ("IN", [{"L": [N(1)]}, {"L": [N(2)]}], "L"),
         ("BETWEEN", [{"NS": ["1"]}, {"NS": ["2"]}], "NS"), ("BETWEEN", [{"L": [N(1)]}, {"L": [N(2)]}], "L"),
     ]:
-        expect_error(upd, INVALID + f"ComparisonOperator {op} is not valid for {shown} AttributeValue type",
+        expect_write_error(upd, INVALID + f"ComparisonOperator {op} is not valid for {shown} AttributeValue type",
                      TableName=hash_table, Key=key, AttributeUpdates=change,
                      Expected={"a": {"ComparisonOperator": op, "AttributeValueList": values}})
     for values in ([N(4), N(3)], [S("dog"), S("aardvark")]):
-        expect_error(upd, "The BETWEEN condition was provided a range where the lower bound is greater than the "
+        expect_write_error(upd, "The BETWEEN condition was provided a range where the lower bound is greater than the "
                      "upper bound", TableName=hash_table, Key=key, AttributeUpdates=change,
                      Expected={"a": {"ComparisonOperator": "BETWEEN", "AttributeValueList": values}})
     # the item's own types only make the condition false
@@ -265,20 +265,20 @@ def test_conditional_operator_needs_two_or_more_conditions(dynamodb, hash_table,
     key, cond = {"pk": S("co")}, {"ComparisonOperator": "NULL"}
     upd = dynamodb.update_item
     for op in ("AND", "OR"):
-        expect_error(upd, without, TableName=hash_table, Key=key, AttributeUpdates={"z": {"Value": N(4)}},
+        expect_write_error(upd, without, TableName=hash_table, Key=key, AttributeUpdates={"z": {"Value": N(4)}},
                      ConditionalOperator=op)
-        expect_error(upd, without, TableName=hash_table, Key=key, AttributeUpdates={"z": {"Value": N(4)}},
+        expect_write_error(upd, without, TableName=hash_table, Key=key, AttributeUpdates={"z": {"Value": N(4)}},
                      Expected={}, ConditionalOperator=op)
-    expect_error(upd, one, TableName=hash_table, Key=key, Expected={"a": cond}, ConditionalOperator="OR")
-    expect_error(dynamodb.put_item, one, TableName=hash_table, Item=key, Expected={"a": cond},
+    expect_write_error(upd, one, TableName=hash_table, Key=key, Expected={"a": cond}, ConditionalOperator="OR")
+    expect_write_error(dynamodb.put_item, one, TableName=hash_table, Item=key, Expected={"a": cond},
                  ConditionalOperator="AND")
-    expect_error(dynamodb.delete_item, without, TableName=hash_table, Key=key, ConditionalOperator="AND")
+    expect_write_error(dynamodb.delete_item, without, TableName=hash_table, Key=key, ConditionalOperator="AND")
     expect_error(dynamodb.scan, without, TableName=hash_table, ConditionalOperator="AND", ScanFilter={})
     expect_error(dynamodb.scan, one, TableName=hash_table, ConditionalOperator="OR", ScanFilter={"a": cond})
     pk = {"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [S("co")]}}
     expect_error(dynamodb.query, without, TableName=range_table, KeyConditions=pk, ConditionalOperator="AND")
     expect_error(dynamodb.query, without, TableName=range_table, ConditionalOperator="AND")
-    expect_error(dynamodb.put_item, "Can not use both expression and non-expression parameters in the same request: "
+    expect_write_error(dynamodb.put_item, "Can not use both expression and non-expression parameters in the same request: "
                  "Non-expression parameters: {Expected, ConditionalOperator} Expression parameters: "
                  "{ConditionExpression}", TableName=hash_table, Item=key, Expected={"a": cond},
                  ConditionalOperator="AND", ConditionExpression="attribute_exists(pk)")

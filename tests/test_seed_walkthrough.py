@@ -207,8 +207,8 @@ def test_seed_walkthrough(endpoint, dynamodb, fresh_table, run):
     assert updated.returncode in (254, 255), (updated.returncode, updated.stdout, updated.stderr)
     assert updated.stdout == ""
     assert _error_line(updated.stderr) == (
-        "An error occurred (ValidationException) when calling the UpdateItem operation: "
-        "Invalid UpdateExpression: Attribute name is a reserved keyword; reserved keyword: Role"
+        "An error occurred (ValidationException) when calling the UpdateItem operation: 1 validation error "
+        "detected: Invalid UpdateExpression: Attribute name is a reserved keyword; reserved keyword: Role"
     )
     again = run("get")
     assert again.returncode == 0, again.stderr

@@ -196,10 +196,13 @@ def check_key(check: Callable[[dict[str, Any], TableInfo], Any], key: dict[str, 
         raise _item_level(exc) from None
 
 
-def prepare_put(db: Database, spec: dict[str, Any], reader: Any = None) -> WriteAction:
-    ctx = _context(spec)
-    cond = _compile_condition(ctx, spec)
-    ctx.check_unused()
+def prepare_put(db: Database, spec: dict[str, Any], reader: Any = None, enveloped: bool = False) -> WriteAction:
+    """``enveloped``: a PutItem of its own, whose expression errors DynamoDB's newer framework
+    reports in its envelope (errors.request_validation); not inside a transaction."""
+    with errors.request_validation(enveloped):
+        ctx = _context(spec)
+        cond = _compile_condition(ctx, spec)
+        ctx.check_unused()
     info = db.catalog.get(spec["TableName"], reader)
     item = spec["Item"]
     check_key(attributes.validate_item_key, item, info)
@@ -210,32 +213,34 @@ def prepare_put(db: Database, spec: dict[str, Any], reader: Any = None) -> Write
     return WriteAction(info, key_of(info, item), "Put", cond, _return_old(spec), item=item, new_size=size)
 
 
-def prepare_delete(db: Database, spec: dict[str, Any], reader: Any = None) -> WriteAction:
-    return _prepare_keyed(db, spec, "Delete", reader)
+def prepare_delete(db: Database, spec: dict[str, Any], reader: Any = None, enveloped: bool = False) -> WriteAction:
+    return _prepare_keyed(db, spec, "Delete", reader, enveloped)
 
 
 def prepare_condition_check(db: Database, spec: dict[str, Any], reader: Any = None) -> WriteAction:
     return _prepare_keyed(db, spec, "ConditionCheck", reader)
 
 
-def _prepare_keyed(db: Database, spec: dict[str, Any], kind: str, reader: Any) -> WriteAction:
+def _prepare_keyed(db: Database, spec: dict[str, Any], kind: str, reader: Any, enveloped: bool = False) -> WriteAction:
     """A Delete or ConditionCheck: a Key and an optional condition."""
-    ctx = _context(spec)
-    cond = _compile_condition(ctx, spec)
-    ctx.check_unused()
+    with errors.request_validation(enveloped):
+        ctx = _context(spec)
+        cond = _compile_condition(ctx, spec)
+        ctx.check_unused()
     info = db.catalog.get(spec["TableName"], reader)
     key = spec["Key"]
     check_key(attributes.validate_key, key, info)
     return WriteAction(info, key, kind, cond, _return_old(spec))
 
 
-def prepare_update(db: Database, spec: dict[str, Any], reader: Any = None) -> WriteAction:
-    ctx = _context(spec)
-    update = ctx.update(spec["UpdateExpression"]) if "UpdateExpression" in spec else None
-    if "AttributeUpdates" in spec:
-        update = legacy.attribute_updates(spec["AttributeUpdates"])
-    cond = _compile_condition(ctx, spec)
-    ctx.check_unused()
+def prepare_update(db: Database, spec: dict[str, Any], reader: Any = None, enveloped: bool = False) -> WriteAction:
+    with errors.request_validation(enveloped):
+        ctx = _context(spec)
+        update = ctx.update(spec["UpdateExpression"]) if "UpdateExpression" in spec else None
+        if "AttributeUpdates" in spec:
+            update = legacy.attribute_updates(spec["AttributeUpdates"])
+        cond = _compile_condition(ctx, spec)
+        ctx.check_unused()
     info = db.catalog.get(spec["TableName"], reader)
     key = spec["Key"]
     check_key(attributes.validate_key, key, info)
@@ -287,19 +292,19 @@ def _answer(db: Database, req: dict[str, Any], action: WriteAction, old: dict[st
 
 
 def put_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
-    action = prepare_put(db, req)
+    action = prepare_put(db, req, enveloped=True)
     old, new = execute(db, action)
     return _answer(db, req, action, old, new, old if req.get("ReturnValues") == "ALL_OLD" else None)
 
 
 def delete_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
-    action = prepare_delete(db, req)
+    action = prepare_delete(db, req, enveloped=True)
     old, new = execute(db, action)
     return _answer(db, req, action, old, new, old if req.get("ReturnValues") == "ALL_OLD" else None)
 
 
 def update_item(db: Database, req: dict[str, Any]) -> dict[str, Any]:
-    action = prepare_update(db, req)
+    action = prepare_update(db, req, enveloped=True)
     old, new = execute(db, action)
     rv = req.get("ReturnValues", "NONE")
     attrs: dict[str, Any] | None = None

@@ -31,11 +31,14 @@ MAX_REPORTED = 10
 class Ctx:
     """Per-request walk state."""
 
-    __slots__ = ("errors", "av_errors")
+    __slots__ = ("errors", "av_errors", "newer_framework")
 
-    def __init__(self) -> None:
+    def __init__(self, newer_framework: bool = False) -> None:
         self.errors: list[str] = []
         self.av_errors: dict[int, tuple[str, str]] = {}  # id(map or value) -> (key, message)
+        # the operation's request checks have moved to DynamoDB's newer validation framework
+        # (see validate.NEWER_FRAMEWORK), which words some messages differently
+        self.newer_framework = newer_framework
 
     def fail(self, path: str, value: Any, message: str, java: str = "Structure") -> None:
         self.errors.append(f"Value {render(value, java)} at '{path}' failed to satisfy constraint: {message}")
