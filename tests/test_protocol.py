@@ -204,6 +204,20 @@ def test_table_name_pattern_and_lengths():
         "Member must have length less than or equal to 255")
 
 
+def test_global_index_errors_come_before_local_ones():
+    body = {"TableName": "abc", "AttributeDefinitions": [{"AttributeName": "a", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST",
+            "LocalSecondaryIndexes": [{"IndexName": "l1", "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}],
+                                       "Projection": {"ProjectionType": "ALL"}}],
+            "GlobalSecondaryIndexes": [{"IndexName": "g1", "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}],
+                                        "Projection": {"ProjectionType": "ALL"}}]}
+    assert validation("CreateTable", body) == (
+        "2 validation errors detected: Value 'g1' at 'globalSecondaryIndexes.1.member.indexName' failed to satisfy "
+        "constraint: Member must have length greater than or equal to 3; Value 'l1' at "
+        "'localSecondaryIndexes.1.member.indexName' failed to satisfy constraint: Member must have length greater "
+        "than or equal to 3")
+
+
 def test_at_most_ten_errors_reported():
     body = {"TableName": "abc", "AttributeDefinitions": [{"AttributeName": "a", "AttributeType": "S"}],
             "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}],

@@ -571,8 +571,9 @@ CREATE_TABLE = Struct("CreateTableInput", {
     "AttributeDefinitions": ATTRIBUTE_DEFINITIONS,
     "TableName": Str(pattern=NAME_PATTERN, min_len=3, max_len=255),  # a name, never an ARN
     "KeySchema": KEY_SCHEMA,
-    "LocalSecondaryIndexes": ListOf(_LSI),
+    # DynamoDB reports a GSI's constraint errors before an LSI's (nubo-db, 2026-10-09)
     "GlobalSecondaryIndexes": ListOf(_GSI),
+    "LocalSecondaryIndexes": ListOf(_LSI),
     "BillingMode": Str(enum=BILLING_MODE),
     "ProvisionedThroughput": throughput(),
     "StreamSpecification": STREAM_SPEC,
