@@ -168,6 +168,8 @@ def _check_query_start(info: TableInfo, req: dict[str, Any], keyc: Any) -> None:
     try:
         attributes.validate_key(esk, info)
     except errors.DynamoDBError as exc:
+        if exc.message == attributes.MSG_NOT_SCHEMA:  # Query says just this (nubo-db, 2026-10-09); Scan says why
+            raise errors.validation("The provided starting key is invalid") from None
         raise errors.validation(f"The provided starting key is invalid: {exc.message}") from None
     from dynamodbforge.expressions import comparisons as C
 
