@@ -116,8 +116,12 @@ def not_implemented(operation: str) -> DynamoDBError:
 
 _ENVELOPE = "1 validation error detected: "
 _COUNTED = re.compile(r"\d+ validation errors? detected: ").match
-# checked where DynamoDB's newer framework does not report them (limits on the finished item)
-_NOT_ENVELOPED = frozenset(("Item size has exceeded the maximum allowed size",))
+# limits, checked where DynamoDB's newer framework does not report them (no capture shows
+# them enveloped)
+_NOT_ENVELOPED = frozenset((
+    "Item size has exceeded the maximum allowed size",
+    "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit",
+))
 
 
 @contextmanager

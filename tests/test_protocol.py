@@ -733,3 +733,31 @@ def test_members_in_the_newer_frameworks_words():
     assert re.fullmatch(r"1 validation error detected: Value '\{bad!name=\[WriteRequest\(putRequest=PutRequest\(item="
                         r"\{pk=com\.amazonaws\.dynamodb\.v20120810\.AttributeValue@[0-9a-f]+\}, workloadProfileName="
                         r"null\), deleteRequest=null\)\]\}' at 'requestItems' " + re.escape(map_keys), message), message
+
+
+def _deep(levels: int) -> dict:
+    value: dict = {"S": "x"}
+    for _ in range(levels):
+        value = {"M": {"a": value}}
+    return value
+
+
+def test_values_nested_too_deep_are_reported_where_the_checks_reach_them():
+    """A value nested past the limit is a value problem like the others: constraint errors
+    and the checks that come before it win (paritysuite's validation-ordering captures)."""
+    nested = ("Nesting Levels have exceeded supported limits: Attributes in the item have nested levels "
+              "beyond supported limit")
+    put = {"TableName": "abc", "Item": {"a": {"S": "x"}}, "ConditionalOperator": "XOR",
+           "Expected": {"a": {"ComparisonOperator": "EQ", "AttributeValueList": [_deep(100)]},
+                        "b": {"Exists": False}}}
+    assert validation("PutItem", put) == (
+        "1 validation error detected: Value 'XOR' at 'conditionalOperator' failed to satisfy constraint: "
+        "Member must satisfy enum value set: [OR, AND]")
+    delete = {"TableName": "abc", "Key": {"a": _deep(100)}, "ReturnValues": "BOGUS"}
+    assert validation("DeleteItem", delete).startswith("1 validation error detected: Value 'BOGUS' at 'returnValues'")
+    delete = {"TableName": "abc", "Key": {"a": {"S": "x"}}, "ReturnValues": "UPDATED_NEW",
+              "ConditionExpression": "a = :v", "ExpressionAttributeValues": {":v": _deep(63)}}
+    assert written("DeleteItem", delete) == "ReturnValues can only be ALL_OLD or NONE"
+    del delete["ReturnValues"]
+    assert validation("DeleteItem", delete) == nested
+    assert validation("GetItem", {"TableName": "abc", "Key": {"a": _deep(40)}}) == nested

@@ -31,7 +31,7 @@ MAX_REPORTED = 10
 class Ctx:
     """Per-request walk state."""
 
-    __slots__ = ("errors", "av_errors", "newer_framework")
+    __slots__ = ("errors", "av_errors", "newer_framework", "nesting")
 
     def __init__(self, newer_framework: bool = False) -> None:
         self.errors: list[str] = []
@@ -39,6 +39,7 @@ class Ctx:
         # the operation's request checks have moved to DynamoDB's newer validation framework
         # (see validate.NEWER_FRAMEWORK), which words some messages differently
         self.newer_framework = newer_framework
+        self.nesting = False  # a value nested too deep was found (see _nesting)
 
     def fail(self, path: str, value: Any, message: str, java: str = "Structure") -> None:
         self.errors.append(f"Value {render(value, java)} at '{path}' failed to satisfy constraint: {message}")
@@ -323,9 +324,23 @@ class AttrValue(Shape):
     __slots__ = ()
 
     def walk(self, value: Any, path: str, ctx: Ctx, in_container: bool) -> None:
-        msg = A.walk(value, 1, in_container)
+        try:
+            msg = A.walk(value, 1, in_container)
+        except errors.DynamoDBError as exc:
+            msg = _nesting(exc, ctx)
         if msg is not None:
             ctx.av_errors[id(value)] = ("", msg)
+
+
+def _nesting(exc: errors.DynamoDBError, ctx: Ctx) -> str:
+    """A value nested too deep is a value problem like the others, reported where the
+    request's checks reach it: after the constraint errors (an unknown ReturnValues or
+    ConditionalOperator) and the checks before it (paritysuite's validation-ordering
+    captures), not the moment the walk finds it."""
+    if exc.message != A.MSG_NESTING:
+        raise exc
+    ctx.nesting = True
+    return exc.message
 
 
 class AttrMap(Shape):
@@ -338,7 +353,10 @@ class AttrMap(Shape):
             raise A.map_type_error(value, A._JAVA_AV, in_container)
         found = None
         for key, av in value.items():
-            msg = A.walk(av) if av is not None else A.MSG_EMPTY_AV
+            try:
+                msg = A.walk(av) if av is not None else A.MSG_EMPTY_AV
+            except errors.DynamoDBError as exc:
+                msg = _nesting(exc, ctx)
             if len(key) > 16383 or not key:
                 msg = msg or A.check_name(key)
             if msg is not None and found is None:

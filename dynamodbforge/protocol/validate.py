@@ -205,7 +205,7 @@ def check_expression_maps(data: dict[str, Any], ctx: Ctx) -> None:
                 )
         found = av_error(ctx, values)
         if found is not None:
-            if ctx.newer_framework:
+            if ctx.newer_framework or found[1] == A.MSG_NESTING:
                 raise errors.validation(found[1])
             raise errors.validation(
                 f"ExpressionAttributeValues contains invalid value: {found[1]} for key {found[0]}"
@@ -1176,7 +1176,7 @@ def validate_request(operation: str, body: dict[str, Any]) -> dict[str, Any]:
     with errors.request_validation(operation in ENVELOPED):
         if op.custom is not None:
             op.custom(body, ctx)
-        elif ctx.av_errors:
+        if ctx.nesting or (op.custom is None and ctx.av_errors):  # never let a value problem through
             raise errors.validation(next(iter(ctx.av_errors.values()))[1])
     return body
 
