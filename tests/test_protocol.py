@@ -761,3 +761,24 @@ def test_values_nested_too_deep_are_reported_where_the_checks_reach_them():
     del delete["ReturnValues"]
     assert validation("DeleteItem", delete) == nested
     assert validation("GetItem", {"TableName": "abc", "Key": {"a": _deep(40)}}) == nested
+
+
+def test_update_item_reports_a_missing_key_after_the_other_members():
+    """The member order of paritysuite's 2026-10-09 captures of UpdateItem."""
+    update = {"UpdateExpression": "SET a = :a", "ExpressionAttributeValues": {":a": {"S": "x"}}}
+    no_key = "Value null at 'key' failed to satisfy constraint: Member must not be null"
+    assert validation("UpdateItem", {"TableName": "", **update}) == (
+        "2 validation errors detected: Value '' at 'tableName' failed to satisfy constraint: Member must have "
+        f"length greater than or equal to 1; {no_key}")
+    assert validation("UpdateItem", {"TableName": "", **update, "ReturnConsumedCapacity": "INVALID",
+                                     "ReturnValues": "INVALID"}) == (
+        "4 validation errors detected: Value 'INVALID' at 'returnConsumedCapacity' failed to satisfy constraint: "
+        "Member must satisfy enum value set: [INDEXES, TOTAL, NONE]; Value '' at 'tableName' failed to satisfy "
+        "constraint: Member must have length greater than or equal to 1; Value 'INVALID' at 'returnValues' failed "
+        "to satisfy constraint: Member must satisfy enum value set: [ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, "
+        f"UPDATED_NEW]; {no_key}")
+    assert validation("UpdateItem", {"TableName": "abc", "AttributeUpdates": {"x": {"Action": "PUT", "Value": {"S": "1"}}},
+                                     "Expected": {"a": {"Exists": False}, "b": {"Exists": False}},
+                                     "ConditionalOperator": "XOR"}) == (
+        "2 validation errors detected: Value 'XOR' at 'conditionalOperator' failed to satisfy constraint: Member "
+        f"must satisfy enum value set: [OR, AND]; {no_key}")

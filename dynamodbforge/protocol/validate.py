@@ -789,13 +789,15 @@ DELETE_ITEM = Struct("DeleteItemInput", {
 UPDATE_ITEM = Struct("UpdateItemInput", {
     "ReturnConsumedCapacity": Str(enum=RETURN_CONSUMED),
     "TableName": table_name(),
-    "Key": AttrMap(True),
     "AttributeUpdates": MapOf(Struct("AttributeValueUpdate", {
         "Value": AttrValue(),
         "Action": Str(enum=ATTRIBUTE_ACTION),
     }), _PKG + "AttributeValueUpdate"),
     "UpdateExpression": Str(),
     **_common_write_fields(),
+    # a missing Key is reported after the other members' errors (ConditionalOperator,
+    # ReturnValues: paritysuite's and nubo-db's captures of 2026-10-09)
+    "Key": AttrMap(True),
 })
 
 
