@@ -139,6 +139,4 @@ def request_validation(enveloped: bool) -> Iterator[None]:
         message = exc.message or ""
         if exc.type_name != "ValidationException" or _COUNTED(message) or message in _NOT_ENVELOPED:
             raise
-        if message == "The parameter cannot be converted to a numeric value":  # an empty number
-            message += ": "  # the newer framework echoes the (empty) value after a colon
         raise validation(_ENVELOPE + message) from None

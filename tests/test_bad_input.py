@@ -490,14 +490,28 @@ class TestAttributeValues:
                           "One or more parameter values were invalid: " + message)
 
     def test_duplicate_set_members(self, t):
+        """Each validation layer words these its own way (paritysuite's valueLayers captures, four
+        regions, 2026-10-09): PutItem's newer layer lists the distinct members in order, then the
+        repeats, quoted; BatchWriteItem's older layer echoes the set as sent."""
         endpoint, table = t
-        assert_enveloped(self.put(endpoint, table, {"a": {"SS": ["a", "a"]}}, "dup-ss"),
-                          "One or more parameter values were invalid: Input collection [a, a] contains duplicates.")
-        assert_enveloped(self.put(endpoint, table, {"a": {"BS": ["Yg==", "Yg=="]}}, "dup-bs"),
-                          "One or more parameter values were invalid: Input collection [Yg==, Yg==]of type BS "
-                          "contains duplicates.")
-        assert_enveloped(self.put(endpoint, table, {"a": {"NS": ["1", "1"]}}, "dup-ns"),
-                          "Input collection contains duplicates")
+        assert_enveloped(self.put(endpoint, table, {"a": {"SS": ["b", "a", "b"]}}, "dup-ss"),
+                         'One or more parameter values were invalid: Input collection ["a", "b", "b"] contains '
+                         'duplicates.')
+        assert_enveloped(self.put(endpoint, table, {"a": {"BS": ["/w==", "AA==", "AA=="]}}, "dup-bs"),
+                         'One or more parameter values were invalid: Input collection ["AA==","/w==","AA=="]of type '
+                         'BS contains duplicates.')
+        assert_enveloped(self.put(endpoint, table, {"a": {"NS": ["2", "1", "2"]}}, "dup-ns"),
+                         "One or more parameter values were invalid: Input collection contains duplicates.")
+        for value, message in (
+            ({"SS": ["b", "a", "b"]}, "One or more parameter values were invalid: Input collection [b, a, b] contains "
+                                      "duplicates."),
+            ({"BS": ["/w==", "AA==", "AA=="]}, "One or more parameter values were invalid: Input collection "
+                                               "[/w==, AA==, AA==]of type BS contains duplicates."),
+            ({"NS": ["2", "1", "2"]}, "Input collection contains duplicates"),
+        ):
+            reply = call(endpoint, "BatchWriteItem", {"RequestItems": {table: [
+                {"PutRequest": {"Item": {"pk": {"S": REJECT_PREFIX + "dup-bw"}, "a": value}}}]}})
+            assert_validation(reply, message)
 
     @pytest.mark.parametrize("number,message", [
         ("b", "The parameter cannot be converted to a numeric value: b"),

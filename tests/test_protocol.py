@@ -782,3 +782,18 @@ def test_update_item_reports_a_missing_key_after_the_other_members():
                                      "ConditionalOperator": "XOR"}) == (
         "2 validation errors detected: Value 'XOR' at 'conditionalOperator' failed to satisfy constraint: Member "
         f"must satisfy enum value set: [OR, AND]; {no_key}")
+
+
+def test_number_wording_by_validation_layer():
+    """paritysuite's numberExponent and valueLayers captures (eu-west-2 and three more regions,
+    October 2026): an exponent past 64 bits cannot be converted, a merely huge one over- or
+    underflows; an empty number is echoed after a colon by the newer layer only."""
+    nnum = "The parameter cannot be converted to a numeric value"
+    overflow = "Number overflow. Attempting to store a number with magnitude larger than supported range"
+    underflow = "Number underflow. Attempting to store a number with magnitude smaller than supported range"
+    for text, message in (("1e99999999999", overflow), ("-1e99999999999", overflow), ("1e-99999999999", underflow),
+                          ("1e2147483648", overflow), ("1e9223372036854775808", f"{nnum}: 1e9223372036854775808")):
+        assert validation("GetItem", {"TableName": "abc", "Key": {"k": {"N": text}}}) == message
+        assert written("PutItem", {"TableName": "abc", "Item": {"k": {"N": text}}}) == message
+    assert validation("GetItem", {"TableName": "abc", "Key": {"k": {"N": ""}}}) == nnum + ": "
+    assert validation("BatchWriteItem", {"RequestItems": {"abc": [{"PutRequest": {"Item": {"k": {"N": ""}}}}]}}) == nnum

@@ -147,6 +147,43 @@ def binary_length(b64: str) -> int:
     return n // 4 * 3 - pad
 
 
+# --- two wordings ----------------------------------------------------------------------
+
+class Wording(str):
+    """A value problem's message as the older validation layer words it, carrying the newer
+    layer's words in ``newer`` (the operations that moved use them: shapes.Ctx.newer_framework).
+    Captured side by side by paritysuite's valueLayers tests (four regions, 2026-10-09)."""
+
+    newer: str
+
+    def __new__(cls, older: str, newer: str) -> "Wording":
+        self = super().__new__(cls, older)
+        self.newer = newer
+        return self
+
+
+def _duplicates(type_name: str, members: list[str]) -> Wording:
+    """Both layers' words for a set with duplicate members.  The newer lists the distinct
+    members in the set's order, then the repeats, each quoted ("a", "b", "b")."""
+    key = {"SS": None, "NS": Decimal, "BS": binascii.a2b_base64}[type_name]
+    distinct = sorted(set(members), key=key)
+    seen: set[str] = set()
+    repeats = []
+    for m in members:
+        if m in seen:
+            repeats.append(m)
+        seen.add(m)
+    ordered = distinct + repeats
+    if type_name == "SS":
+        return Wording(INVALID + "Input collection [" + ", ".join(members) + "] contains duplicates.",
+                       INVALID + "Input collection [" + ", ".join(f'"{m}"' for m in ordered) + "] contains duplicates.")
+    if type_name == "BS":
+        return Wording(INVALID + "Input collection [" + ", ".join(members) + "]of type BS contains duplicates.",
+                       INVALID + "Input collection [" + ",".join(f'"{m}"' for m in ordered)
+                       + "]of type BS contains duplicates.")
+    return Wording(_MSG_NS_DUPLICATES, INVALID + "Input collection contains duplicates.")
+
+
 # --- numbers -----------------------------------------------------------------------
 
 def _number(text: str) -> tuple[str, str | None]:
@@ -156,8 +193,8 @@ def _number(text: str) -> tuple[str, str | None]:
         body = text[1:] if text[:1] == "-" else text
         if body.isdigit() and len(body) <= numbers.MAX_DIGITS and (body[0] != "0" or text == "0"):
             return text, None
-    if not text:
-        return text, _MSG_NUMERIC
+    if not text:  # the newer framework echoes the (empty) value after a colon
+        return text, Wording(_MSG_NUMERIC, _MSG_NUMERIC + ": ")
     try:
         return numbers.normalize(text), None
     except DynamoDBError as exc:
@@ -231,7 +268,7 @@ def walk(av: Any, level: int = 1, in_container: bool = True) -> str | None:
                     err = _MSG_EMPTY_SS
                 elif len(val) > 1:
                     if len(set(val)) != len(val):
-                        err = INVALID + "Input collection [" + ", ".join(val) + "] contains duplicates."
+                        err = _duplicates("SS", val)
                     else:
                         sort_set("SS", val)
         elif key == "NS":
@@ -249,7 +286,7 @@ def walk(av: Any, level: int = 1, in_container: bool = True) -> str | None:
                             val[i] = norm
                     if err is None and len(val) > 1:
                         if len(set(val)) != len(val):
-                            err = _MSG_NS_DUPLICATES
+                            err = _duplicates("NS", val)
                         else:
                             sort_set("NS", val)
         else:  # BS
@@ -265,7 +302,7 @@ def walk(av: Any, level: int = 1, in_container: bool = True) -> str | None:
                     err = _MSG_EMPTY_BS
                 elif len(val) > 1:
                     if len(set(val)) != len(val):
-                        err = INVALID + "Input collection [" + ", ".join(val) + "]of type BS contains duplicates."
+                        err = _duplicates("BS", val)
                     else:
                         sort_set("BS", val)
     if err is None and count != 1:

@@ -329,7 +329,12 @@ class AttrValue(Shape):
         except errors.DynamoDBError as exc:
             msg = _nesting(exc, ctx)
         if msg is not None:
-            ctx.av_errors[id(value)] = ("", msg)
+            ctx.av_errors[id(value)] = ("", _worded(msg, ctx))
+
+
+def _worded(msg: str, ctx: Ctx) -> str:
+    """A value problem's message in the words of the operation's validation layer."""
+    return msg.newer if ctx.newer_framework and type(msg) is A.Wording else str(msg)
 
 
 def _nesting(exc: errors.DynamoDBError, ctx: Ctx) -> str:
@@ -362,7 +367,7 @@ class AttrMap(Shape):
             if msg is not None and found is None:
                 found = (key, msg)
         if found is not None:
-            ctx.av_errors[id(value)] = found
+            ctx.av_errors[id(value)] = (found[0], _worded(found[1], ctx))
 
 
 def raise_collected(ctx: Ctx) -> None:

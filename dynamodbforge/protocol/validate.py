@@ -814,8 +814,8 @@ def _read_many(data: dict[str, Any], ctx: Ctx, expressions: tuple[str, ...], non
         _no_duplicate_names(names)
     esk = data.get("ExclusiveStartKey")
     found = av_error(ctx, esk)
-    if found is not None:
-        raise errors.validation(f"The provided starting key is invalid: {found[1]}")
+    if found is not None:  # the newer layer (Query) reports the value's problem as itself
+        raise errors.validation(found[1] if ctx.newer_framework else f"The provided starting key is invalid: {found[1]}")
     if filter_param == "QueryFilter":  # Query's own rules, in AWS's order
         if "KeyConditions" not in data and "KeyConditionExpression" not in data:
             raise errors.validation(
