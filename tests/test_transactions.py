@@ -326,3 +326,36 @@ def test_transaction_across_tables(dynamodb, hash_table, range_table):
         ])
     assert error_of(exc)[0] == "TransactionCanceledException"
     assert "Item" not in dynamodb.get_item(TableName=hash_table, Key={"pk": {"S": "cross-c"}})
+
+
+def test_request_errors_are_reported_action_by_action(dynamodb, hash_table):
+    """Each action's expressions are checked in request order before any table is looked up,
+    and before a later action's values (paritysuite's validation-ordering captures)."""
+    deep = {"S": "x"}
+    for _ in range(100):
+        deep = {"M": {"a": deep}}
+    with pytest.raises(ClientError) as exc:
+        dynamodb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "no-such-table-tx", "Item": {"pk": {"S": "a"}}}},
+            {"ConditionCheck": {"TableName": hash_table, "Key": {"pk": {"S": "b"}}, "ConditionExpression": "a = = b"}},
+        ])
+    assert error_of(exc) == ("ValidationException", 'Invalid ConditionExpression: Syntax error; token: "=", near: "= = b"')
+    with pytest.raises(ClientError) as exc:
+        dynamodb.transact_write_items(TransactItems=[
+            {"ConditionCheck": {"TableName": hash_table, "Key": {"pk": {"S": "b"}},
+                                "ConditionExpression": "attribute_not_exists("}},
+            {"Put": {"TableName": hash_table, "Item": {"pk": {"S": "a"}, "d": deep}}},
+        ])
+    assert error_of(exc) == ("ValidationException", 'Invalid ConditionExpression: Syntax error; token: "<EOF>", near: "("')
+    with pytest.raises(ClientError) as exc:
+        dynamodb.transact_write_items(TransactItems=[
+            {"Delete": {"TableName": hash_table, "Key": {"pk": deep}, "ConditionExpression": "a = = b"}}])
+    assert error_of(exc) == ("ValidationException", 'Invalid ConditionExpression: Syntax error; token: "=", near: "= = b"')
+    with pytest.raises(ClientError) as exc:
+        dynamodb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "no-such-table-tx", "Item": {"pk": {"S": "a"}}}},
+            {"ConditionCheck": {"TableName": hash_table, "Key": {"pk": {"S": "b"}},
+                                "ConditionExpression": "attribute_exists(pk)", "ExpressionAttributeValues": {":v": {"S": "x"}}}},
+        ])
+    assert error_of(exc) == ("ValidationException", "Value provided in ExpressionAttributeValues unused in expressions: "
+                                                    "keys: {:v}")

@@ -1060,11 +1060,29 @@ def _transact_write(data: dict[str, Any], ctx: Ctx) -> None:
                 "TransactItems can only contain one of Check, Put, Update or Delete"
             )
         action = actions[0]
+        # Each action in turn, its expressions before its values: DynamoDB reports an earlier
+        # action's bad condition before a later one's missing table or too deep a value, and
+        # an action's own oversized or malformed expression before its key's nesting
+        # (paritysuite's validation-ordering captures).
+        check_expression_maps(action, ctx)
+        _check_expressions(action)
         raise_av(ctx, action.get("Item"))
         raise_av(ctx, action.get("Key"))
         if "Item" in action and A.item_size(action["Item"]) > A.MAX_ITEM_BYTES:
             raise errors.validation(A.MSG_ITEM_TOO_BIG)
-        check_expression_maps(action, ctx)
+
+
+def _check_expressions(action: dict[str, Any]) -> None:
+    """Parse and resolve a transaction action's expressions (request-level errors only; the
+    operation compiles them again, from the parse cache)."""
+    from dynamodbforge.expressions import ExpressionContext  # late: expressions imports protocol
+
+    ectx = ExpressionContext(action.get("ExpressionAttributeNames"), action.get("ExpressionAttributeValues"))
+    if "UpdateExpression" in action:
+        ectx.update(action["UpdateExpression"])
+    if "ConditionExpression" in action:
+        ectx.condition(action["ConditionExpression"])
+    ectx.check_unused()
 
 
 TRANSACT_GET = Struct("TransactGetItemsInput", {
