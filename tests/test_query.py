@@ -310,3 +310,22 @@ def test_exclusive_start_key_errors(dynamodb, range_table):
     # A start key that matches resumes after it, whether or not the item exists.
     r = dynamodb.query(ExclusiveStartKey={"pk": S("x"), "sk": N(6)}, **ranged)
     assert r["Count"] == 0 and "LastEvaluatedKey" not in r
+
+
+def test_key_condition_errors_in_written_order_and_before_the_table(dynamodb, range_table):
+    """A key condition's clauses are checked in written order, and before the table is looked
+    up (paritysuite's queryKeyCondition captures)."""
+    operand = ("Invalid KeyConditionExpression: Incorrect operand type for operator or function; operator or "
+               "function: begins_with, operand type: N")
+    undefined = ("Invalid KeyConditionExpression: An expression attribute value used in expression is not defined; "
+                 "attribute value: :missing")
+    expect_error(dynamodb.query, undefined, TableName=range_table,
+                 KeyConditionExpression="pk = :missing AND begins_with(sk, :n)", ExpressionAttributeValues={":n": N(1)})
+    expect_error(dynamodb.query, operand, TableName=range_table,
+                 KeyConditionExpression="begins_with(sk, :n) AND pk = :missing", ExpressionAttributeValues={":n": N(1)})
+    expect_error(dynamodb.query, operand, TableName="no-such-table-kc",
+                 KeyConditionExpression="pk = :p AND begins_with(sk, :n)",
+                 ExpressionAttributeValues={":p": S("q"), ":n": N(1)})
+    expect_error(dynamodb.query, "Requested resource not found", "ResourceNotFoundException", TableName="no-such-table-kc",
+                 KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+                 ExpressionAttributeValues={":p": S("q"), ":s": S("a")})

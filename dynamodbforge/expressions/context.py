@@ -101,18 +101,26 @@ class ExpressionContext:
         hash_key: str,
         range_key: str | None = None,
         key_types: dict[str, str] | None = None,
+        checked: Any = None,
     ) -> KeyCondition:
         """Compile and validate a KeyConditionExpression for a key schema.
 
         ``key_types`` (attribute name -> "S"/"N"/"B") enables AWS's
-        "Condition parameter type does not match schema type" check.
+        "Condition parameter type does not match schema type" check; ``checked``: the tree
+        ``check_key_condition`` already returned for this text.
         """
+        tree = checked if checked is not None else self.check_key_condition(text)
+        return build_key_condition(tree, self.names, self.values, hash_key, range_key, key_types)
+
+    def check_key_condition(self, text: str) -> Any:
+        """A KeyConditionExpression's checks that need no table (Query makes them before it
+        looks the table up, as DynamoDB does); its parse tree."""
         tree = self._parse(Pa.CONDITION, text, "KeyConditionExpression")
         # resolved only for its checks: not cached, since a Query names a new partition value
         # almost every time, and caching each would only push every other expression out
-        self._compile(Pa.CONDITION, text, "KeyConditionExpression", R.CONDITION_ORDER,
+        self._compile(Pa.CONDITION, text, "KeyConditionExpression", R.WRITTEN_ORDER,
                       lambda parsed, resolver: R.resolve_condition(parsed, text, resolver), cache=False)
-        return build_key_condition(tree, self.names, self.values, hash_key, range_key, key_types)
+        return tree
 
     def condition_heads(self, text: str) -> set[str]:
         """the top-level attribute names a (valid, compiled) condition refers to."""

@@ -63,6 +63,9 @@ class Resolver:
         self.errors.setdefault(category, message)
 
     def raise_first(self) -> None:
+        if self.order is WRITTEN_ORDER:  # the first error in the expression's written order
+            for message in self.errors.values():
+                raise ExpressionError(message)
         for category in self.order:
             if category in self.errors:
                 raise ExpressionError(self.errors[category])
@@ -337,5 +340,8 @@ def resolve_projection(tree: A.ProjectionTree, r: Resolver) -> Projection:
 
 
 CONDITION_ORDER = _CONDITION_ORDER
+# KeyConditionExpression: DynamoDB reports its clauses' errors in written order (an operand of
+# the wrong type before a later undefined value: paritysuite's queryKeyCondition captures)
+WRITTEN_ORDER: tuple[str, ...] = ("written",)
 UPDATE_ORDER = _UPDATE_ORDER
 PROJECTION_ORDER = _PROJECTION_ORDER
