@@ -797,3 +797,18 @@ def test_number_wording_by_validation_layer():
         assert written("PutItem", {"TableName": "abc", "Item": {"k": {"N": text}}}) == message
     assert validation("GetItem", {"TableName": "abc", "Key": {"k": {"N": ""}}}) == nnum + ": "
     assert validation("BatchWriteItem", {"RequestItems": {"abc": [{"PutRequest": {"Item": {"k": {"N": ""}}}}]}}) == nnum
+
+
+def test_which_constraint_errors_stand_alone():
+    """paritysuite's validation-ordering captures: a violation in the newer framework's words is
+    reported alone; BatchWriteItem reports a malformed table name only when nothing else is."""
+    put = {"Put": {"TableName": "abc", "Item": {"a": {"S": "b"}}}}
+    assert validation("TransactWriteItems", {"TransactItems": [put], "ClientRequestToken": "x" * 37,
+                                             "ReturnConsumedCapacity": "BOGUS"}) == (
+        "1 validation error detected: Value at 'ClientRequestToken' failed to satisfy constraint: Member must have "
+        "length less than or equal to 36")
+    bad_name = {"bad!name": [{"PutRequest": {"Item": {"pk": {"S": "a"}}}}]}
+    assert validation("BatchWriteItem", {"RequestItems": bad_name, "ReturnConsumedCapacity": "BOGUS"}) == (
+        "1 validation error detected: Value 'BOGUS' at 'returnConsumedCapacity' failed to satisfy constraint: "
+        "Member must satisfy enum value set: [INDEXES, TOTAL, NONE]")
+    assert "Map keys must satisfy constraint" in validation("BatchWriteItem", {"RequestItems": bad_name})
