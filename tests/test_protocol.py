@@ -575,7 +575,7 @@ def test_attribute_names():
     assert validate_request("PutItem", {"TableName": "abc", "Item": {"a" * 65535: {"S": "x"}}})
     assert validation("PutItem", {"TableName": "abc", "Item": {"a" * 65536: {"S": "x"}}}) == message
     assert validation("PutItem", {"TableName": "abc", "Item": {"m": {"M": {"é" * 32768: {"S": "x"}}}}}) == message
-    assert written("PutItem", {"TableName": "abc", "Item": {"": {"S": "x"}}}).startswith(INVALID)
+    assert written("PutItem", {"TableName": "abc", "Item": {"": {"S": "x"}}}) == "Empty attribute name"
     body = {"TableName": "abc", "Key": {"a": {"S": "x"}}, "ProjectionExpression": "#a",
             "ExpressionAttributeNames": {"#a": ""}}
     assert validation("GetItem", body) == (
@@ -812,3 +812,17 @@ def test_which_constraint_errors_stand_alone():
         "1 validation error detected: Value 'BOGUS' at 'returnConsumedCapacity' failed to satisfy constraint: "
         "Member must satisfy enum value set: [INDEXES, TOTAL, NONE]")
     assert "Map keys must satisfy constraint" in validation("BatchWriteItem", {"RequestItems": bad_name})
+
+
+def test_which_value_problem_an_item_reports():
+    """An empty name at the item's top level, then a value nested too deep anywhere, then the
+    first other problem (paritysuite's deepRequests captures, TransactWriteItems)."""
+    nested = ("Nesting Levels have exceeded supported limits: Attributes in the item have nested levels "
+              "beyond supported limit")
+
+    def put(item):
+        return validation("TransactWriteItems", {"TransactItems": [{"Put": {"TableName": "abc", "Item": item}}]})
+
+    assert put({"k": {"S": "a"}, "": {"S": "x"}, "d": _deep(100)}) == "Empty attribute name"
+    assert put({"k": {"S": "a"}, "d": _deep(100), "": {"S": "x"}}) == "Empty attribute name"
+    assert put({"k": {"S": "a"}, "m": {"M": {"": {"S": "x"}}}, "d": _deep(40)}) == nested

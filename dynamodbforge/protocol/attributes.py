@@ -39,7 +39,7 @@ MSG_NESTING = (
     "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit"
 )
 MSG_NAME_TOO_LARGE = "1 validation error detected: Attribute name is too large, must be less than 65536 bytes"
-MSG_EMPTY_NAME = INVALID + "Empty attribute name"  # unverified wording
+MSG_EMPTY_NAME = "Empty attribute name"  # paritysuite's deepRequests capture (TransactWriteItems)
 MSG_NOT_SCHEMA = "The provided key element does not match the schema"
 MSG_ITEM_TOO_BIG = "Item size has exceeded the maximum allowed size"
 MSG_UPDATE_TOO_BIG = "Item size to update has exceeded the maximum allowed size"

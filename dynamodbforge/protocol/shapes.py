@@ -366,18 +366,25 @@ class AttrMap(Shape):
     def walk(self, value: Any, path: str, ctx: Ctx, in_container: bool) -> None:
         if type(value) is not dict:
             raise A.map_type_error(value, A._JAVA_AV, in_container)
-        found = None
+        # Which problem is reported (paritysuite's deepRequests captures): an empty name at
+        # this level, then a value nested too deep anywhere, then the first other problem.
+        found = name_problem = too_deep = None
         for key, av in value.items():
             try:
                 msg = A.walk(av) if av is not None else A.MSG_EMPTY_AV
             except errors.DynamoDBError as exc:
                 msg = _nesting(exc, ctx)
-            if len(key) > 16383 or not key:
-                msg = msg or A.check_name(key)
+                if too_deep is None:
+                    too_deep = (key, msg)
+            if (len(key) > 16383 or not key) and name_problem is None:
+                problem = A.check_name(key)
+                if problem is not None:
+                    name_problem = (key, problem)
             if msg is not None and found is None:
                 found = (key, msg)
-        if found is not None:
-            ctx.av_errors[id(value)] = (found[0], _worded(found[1], ctx))
+        chosen = name_problem or too_deep or found
+        if chosen is not None:
+            ctx.av_errors[id(value)] = (chosen[0], _worded(chosen[1], ctx))
 
 
 def raise_collected(ctx: Ctx) -> None:
