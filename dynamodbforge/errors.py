@@ -6,8 +6,7 @@ layer calls ``to_wire()``.  ``__type`` prefixes and HTTP statuses follow AWS.
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 
@@ -124,19 +123,14 @@ _NOT_ENVELOPED = frozenset((
 ))
 
 
-@contextmanager
-def request_validation(enveloped: bool) -> Iterator[None]:
-    """Report a ValidationException raised inside in DynamoDB's newer validation framework's
-    envelope, "1 validation error detected: <message>", when ``enveloped`` (the operations
-    that have moved to it: PutItem, UpdateItem and DeleteItem, per the paritysuite and
-    nubo-db captures of 2026-10-09 in eu-west-2 and us-east-1)."""
-    if not enveloped:
-        yield
-        return
-    try:
-        yield
-    except DynamoDBError as exc:
-        message = exc.message or ""
-        if exc.type_name != "ValidationException" or _COUNTED(message) or message in _NOT_ENVELOPED:
-            raise
-        raise validation(_ENVELOPE + message) from None
+def enveloped(exc: DynamoDBError) -> DynamoDBError:
+    """``exc`` as DynamoDB's newer validation framework reports a request's own error,
+    "1 validation error detected: <message>" (PutItem, UpdateItem and DeleteItem have moved to
+    it: the paritysuite and nubo-db captures of 2026-10-09 in eu-west-2 and us-east-1); other
+    errors, and the limits no capture shows enveloped, unchanged.  Callers catch and re-raise
+    (``except DynamoDBError as e: raise enveloped(e) from None``): a try costs nothing on the
+    path every write takes, where a context manager would."""
+    message = exc.message or ""
+    if exc.type_name != "ValidationException" or _COUNTED(message) or message in _NOT_ENVELOPED:
+        return exc
+    return validation(_ENVELOPE + message)

@@ -198,11 +198,13 @@ def check_key(check: Callable[[dict[str, Any], TableInfo], Any], key: dict[str, 
 
 def prepare_put(db: Database, spec: dict[str, Any], reader: Any = None, enveloped: bool = False) -> WriteAction:
     """``enveloped``: a PutItem of its own, whose expression errors DynamoDB's newer framework
-    reports in its envelope (errors.request_validation); not inside a transaction."""
-    with errors.request_validation(enveloped):
+    reports in its envelope (errors.enveloped); not inside a transaction."""
+    try:
         ctx = _context(spec)
         cond = _compile_condition(ctx, spec)
         ctx.check_unused()
+    except errors.DynamoDBError as exc:
+        raise (errors.enveloped(exc) if enveloped else exc) from None
     info = db.catalog.get(spec["TableName"], reader)
     item = spec["Item"]
     check_key(attributes.validate_item_key, item, info)
@@ -223,10 +225,12 @@ def prepare_condition_check(db: Database, spec: dict[str, Any], reader: Any = No
 
 def _prepare_keyed(db: Database, spec: dict[str, Any], kind: str, reader: Any, enveloped: bool = False) -> WriteAction:
     """A Delete or ConditionCheck: a Key and an optional condition."""
-    with errors.request_validation(enveloped):
+    try:
         ctx = _context(spec)
         cond = _compile_condition(ctx, spec)
         ctx.check_unused()
+    except errors.DynamoDBError as exc:
+        raise (errors.enveloped(exc) if enveloped else exc) from None
     info = db.catalog.get(spec["TableName"], reader)
     key = spec["Key"]
     check_key(attributes.validate_key, key, info)
@@ -234,13 +238,15 @@ def _prepare_keyed(db: Database, spec: dict[str, Any], kind: str, reader: Any, e
 
 
 def prepare_update(db: Database, spec: dict[str, Any], reader: Any = None, enveloped: bool = False) -> WriteAction:
-    with errors.request_validation(enveloped):
+    try:
         ctx = _context(spec)
         update = ctx.update(spec["UpdateExpression"]) if "UpdateExpression" in spec else None
         if "AttributeUpdates" in spec:
             update = legacy.attribute_updates(spec["AttributeUpdates"])
         cond = _compile_condition(ctx, spec)
         ctx.check_unused()
+    except errors.DynamoDBError as exc:
+        raise (errors.enveloped(exc) if enveloped else exc) from None
     info = db.catalog.get(spec["TableName"], reader)
     key = spec["Key"]
     check_key(attributes.validate_key, key, info)

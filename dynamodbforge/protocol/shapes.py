@@ -40,8 +40,8 @@ class Ctx:
         # (see validate.NEWER_FRAMEWORK), which words some messages differently
         self.newer_framework = newer_framework
         self.nesting = False  # a value nested too deep was found (see _nesting)
-        self.generic: list[str] = []  # errors in the newer framework's words (fail_generic)
-        self.deferred: list[str] = []  # reported only when nothing else is (MapOf.defer_key_errors)
+        self.generic: list[str] | None = None  # errors in the newer framework's words (fail_generic)
+        self.deferred: list[str] | None = None  # reported only when nothing else is (MapOf.defer_key_errors)
 
     def fail(self, path: str, value: Any, message: str, java: str = "Structure") -> None:
         self.errors.append(f"Value {render(value, java)} at '{path}' failed to satisfy constraint: {message}")
@@ -53,6 +53,8 @@ class Ctx:
         'RequestItems.t.member.Keys'")."""
         text = f"Value at '{_request_spelling(path)}' failed to satisfy constraint: {message}"
         self.errors.append(text)
+        if self.generic is None:
+            self.generic = []
         self.generic.append(text)
 
 
@@ -255,7 +257,7 @@ class MapOf(Shape):
                     mark = len(ctx.errors)
                     self._fail_whole(ctx, path, value, f"Map keys must satisfy constraint: [{texts}]")
                     if self.defer_key_errors:
-                        ctx.deferred.extend(ctx.errors[mark:])
+                        ctx.deferred = (ctx.deferred or []) + ctx.errors[mark:]
                         del ctx.errors[mark:]
                     break
         if self.value_checks:
@@ -392,7 +394,7 @@ def raise_collected(ctx: Ctx) -> None:
         # the newer framework reports its first violation alone (paritysuite: a too long
         # ClientRequestToken alone, not with an unknown ReturnConsumedCapacity)
         raise errors.validation("1 validation error detected: " + ctx.generic[0])
-    errs = ctx.errors or ctx.deferred
+    errs = ctx.errors or ctx.deferred or ()
     if errs:
         n = min(len(errs), MAX_REPORTED)
         plural = "s" if n > 1 else ""

@@ -65,7 +65,7 @@ class TableNameStr(Str):
         if value == "":
             ctx.fail(path, value, "Member must have length greater than or equal to 1")
             return
-        super().walk(value, path, ctx, in_container)
+        Str.walk(self, value, path, ctx, in_container)
 
 
 def table_name(not_null: bool = True) -> Str:
@@ -828,8 +828,12 @@ def _read_many(data: dict[str, Any], ctx: Ctx, expressions: tuple[str, ...], non
     else:
         check_expression_maps(data, ctx)
     # Query words this one in the newer framework's envelope, Scan not (nubo-db, 2026-10-09)
-    with errors.request_validation(filter_param == "QueryFilter"):
+    try:
         check_select(data)
+    except errors.DynamoDBError as exc:
+        if filter_param == "QueryFilter":
+            raise errors.enveloped(exc) from None
+        raise
 
 
 def _query(data: dict[str, Any], ctx: Ctx) -> None:
@@ -1195,11 +1199,15 @@ def validate_request(operation: str, body: dict[str, Any]) -> dict[str, Any]:
         # 'tableName' ... greater than or equal to 3", nubo-db's capture from DynamoDB)
         _ddl_table_name_checks(body, length_too=operation != "CreateTable")
     raise_collected(ctx)
-    with errors.request_validation(operation in ENVELOPED):
+    try:
         if op.custom is not None:
             op.custom(body, ctx)
         if ctx.nesting or (op.custom is None and ctx.av_errors):  # never let a value problem through
             raise errors.validation(next(iter(ctx.av_errors.values()))[1])
+    except errors.DynamoDBError as exc:
+        if operation in ENVELOPED:
+            raise errors.enveloped(exc) from None
+        raise
     return body
 
 
@@ -1207,7 +1215,7 @@ def validate_request(operation: str, body: dict[str, Any]) -> dict[str, Any]:
 # (captures of 2026 by the paritysuite and nubo-db conformance suites): an invalid value in
 # ExpressionAttributeValues is reported as itself, without "ExpressionAttributeValues
 # contains invalid value: ... for key :v"; and, for the writes, the request's own errors come
-# in the "1 validation error detected: " envelope (errors.request_validation).  Scan,
+# in the "1 validation error detected: " envelope (errors.enveloped).  Scan,
 # BatchWriteItem and the transactions still answer the older way.
 NEWER_FRAMEWORK = frozenset(("PutItem", "UpdateItem", "DeleteItem", "GetItem", "BatchGetItem", "Query"))
 ENVELOPED = frozenset(("PutItem", "UpdateItem", "DeleteItem"))
