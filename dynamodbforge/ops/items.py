@@ -196,15 +196,26 @@ def check_key(check: Callable[[dict[str, Any], TableInfo], Any], key: dict[str, 
         raise _item_level(exc) from None
 
 
-def prepare_put(db: Database, spec: dict[str, Any], reader: Any = None, enveloped: bool = False) -> WriteAction:
-    """``enveloped``: a PutItem of its own, whose expression errors DynamoDB's newer framework
-    reports in its envelope (errors.enveloped); not inside a transaction."""
+def _compile_expressions(spec: dict[str, Any], enveloped: bool, updating: bool = False) -> tuple[Any, Any]:
+    """A write's (update, condition), compiled before its table is looked up.  ``enveloped``:
+    a write of its own, whose request errors DynamoDB's newer framework reports in its
+    envelope (errors.enveloped); not inside a transaction."""
     try:
         ctx = _context(spec)
+        update = None
+        if updating:
+            update = ctx.update(spec["UpdateExpression"]) if "UpdateExpression" in spec else None
+            if "AttributeUpdates" in spec:
+                update = legacy.attribute_updates(spec["AttributeUpdates"])
         cond = _compile_condition(ctx, spec)
         ctx.check_unused()
     except errors.DynamoDBError as exc:
         raise (errors.enveloped(exc) if enveloped else exc) from None
+    return update, cond
+
+
+def prepare_put(db: Database, spec: dict[str, Any], reader: Any = None, enveloped: bool = False) -> WriteAction:
+    _, cond = _compile_expressions(spec, enveloped)
     info = db.catalog.get(spec["TableName"], reader)
     item = spec["Item"]
     check_key(attributes.validate_item_key, item, info)
@@ -225,12 +236,7 @@ def prepare_condition_check(db: Database, spec: dict[str, Any], reader: Any = No
 
 def _prepare_keyed(db: Database, spec: dict[str, Any], kind: str, reader: Any, enveloped: bool = False) -> WriteAction:
     """A Delete or ConditionCheck: a Key and an optional condition."""
-    try:
-        ctx = _context(spec)
-        cond = _compile_condition(ctx, spec)
-        ctx.check_unused()
-    except errors.DynamoDBError as exc:
-        raise (errors.enveloped(exc) if enveloped else exc) from None
+    _, cond = _compile_expressions(spec, enveloped)
     info = db.catalog.get(spec["TableName"], reader)
     key = spec["Key"]
     check_key(attributes.validate_key, key, info)
@@ -238,15 +244,7 @@ def _prepare_keyed(db: Database, spec: dict[str, Any], kind: str, reader: Any, e
 
 
 def prepare_update(db: Database, spec: dict[str, Any], reader: Any = None, enveloped: bool = False) -> WriteAction:
-    try:
-        ctx = _context(spec)
-        update = ctx.update(spec["UpdateExpression"]) if "UpdateExpression" in spec else None
-        if "AttributeUpdates" in spec:
-            update = legacy.attribute_updates(spec["AttributeUpdates"])
-        cond = _compile_condition(ctx, spec)
-        ctx.check_unused()
-    except errors.DynamoDBError as exc:
-        raise (errors.enveloped(exc) if enveloped else exc) from None
+    update, cond = _compile_expressions(spec, enveloped, updating=True)
     info = db.catalog.get(spec["TableName"], reader)
     key = spec["Key"]
     check_key(attributes.validate_key, key, info)
