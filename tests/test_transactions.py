@@ -359,3 +359,25 @@ def test_request_errors_are_reported_action_by_action(dynamodb, hash_table):
         ])
     assert error_of(exc) == ("ValidationException", "Value provided in ExpressionAttributeValues unused in expressions: "
                                                     "keys: {:v}")
+
+
+def test_a_replay_reports_a_transactional_read(dynamodb, hash_table):
+    """A same-token replay answers as the first call did, except that it consumed a
+    transactional read of each item as it is now (Ketlark's capture from DynamoDB)."""
+    item = {"Put": {"TableName": hash_table, "Item": {"pk": {"S": "tx-replay-cap"}, "big": {"S": "x" * 1536}}}}
+    kw = dict(ClientRequestToken="tx-replay-cap-token", ReturnConsumedCapacity="INDEXES", TransactItems=[item])
+    first = dynamodb.transact_write_items(**kw)["ConsumedCapacity"]
+    assert first == [{"TableName": hash_table, "CapacityUnits": 4.0, "WriteCapacityUnits": 4.0,
+                      "Table": {"CapacityUnits": 4.0, "WriteCapacityUnits": 4.0}}]
+    replay = dynamodb.transact_write_items(**kw)["ConsumedCapacity"]
+    assert replay == [{"TableName": hash_table, "CapacityUnits": 2.0, "ReadCapacityUnits": 2.0,
+                       "Table": {"CapacityUnits": 2.0, "ReadCapacityUnits": 2.0}}]
+
+
+def test_a_get_whose_projection_matches_nothing_has_no_item(dynamodb, hash_table):
+    for pk in ("tx-proj-none", "tx-proj-a"):
+        dynamodb.put_item(TableName=hash_table, Item={"pk": {"S": pk}, "a": {"S": "x"}})
+    out = dynamodb.transact_get_items(TransactItems=[
+        {"Get": {"TableName": hash_table, "Key": {"pk": {"S": "tx-proj-none"}}, "ProjectionExpression": "nothing"}},
+        {"Get": {"TableName": hash_table, "Key": {"pk": {"S": "tx-proj-a"}}, "ProjectionExpression": "a"}}])
+    assert out["Responses"] == [{}, {"Item": {"a": {"S": "x"}}}]
