@@ -172,17 +172,18 @@ def test_get_item_missing_everything():
 
 
 def test_put_item_bad_enums_and_table_name():
+    """PutItem reports returnValues before tableName (Ketlark's registry of DynamoDB's answers)."""
     body = {"TableName": "abc;", "ReturnConsumedCapacity": "hi", "ReturnItemCollectionMetrics": "hi",
             "ReturnValues": "hi"}
     assert validation("PutItem", body) == (
         "5 validation errors detected: "
         "Value 'hi' at 'returnConsumedCapacity' failed to satisfy constraint: "
         "Member must satisfy enum value set: [INDEXES, TOTAL, NONE]; "
+        "Value 'hi' at 'returnValues' failed to satisfy constraint: "
+        "Member must satisfy enum value set: [ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]; "
         "Value 'abc;' at 'tableName' failed to satisfy constraint: "
         "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; "
         "Value null at 'item' failed to satisfy constraint: Member must not be null; "
-        "Value 'hi' at 'returnValues' failed to satisfy constraint: "
-        "Member must satisfy enum value set: [ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW]; "
         "Value 'hi' at 'returnItemCollectionMetrics' failed to satisfy constraint: "
         "Member must satisfy enum value set: [SIZE, NONE]")
 

@@ -774,9 +774,13 @@ GET_ITEM = Struct("GetItemInput", {
 
 PUT_ITEM = Struct("PutItemInput", {
     "ReturnConsumedCapacity": Str(enum=RETURN_CONSUMED),
+    # an unknown ReturnValues is reported before the table name (Ketlark's registry of
+    # DynamoDB's answers, most regions: "Value 'INVALID' at 'returnValues' ...; Value '' at
+    # 'tableName' ...")
+    "ReturnValues": Str(enum=RETURN_VALUES),
     "TableName": table_name(),
     "Item": AttrMap(True),
-    **_common_write_fields(),
+    **{k: v for k, v in _common_write_fields().items() if k != "ReturnValues"},
 })
 
 DELETE_ITEM = Struct("DeleteItemInput", {
