@@ -563,9 +563,10 @@ class TestAttributeValues:
                    "beyond supported limit")
         ok_key = {"pk": {"S": "nested-31"}}
         assert call(endpoint, "PutItem", {"TableName": table, "Item": {**ok_key, "d": nested_map(31)}}).status == 200
-        assert_validation(self.put(endpoint, table, {"d": nested_map(32)}, "nested-32"), message)
-        assert_validation(self.put(endpoint, table, {"d": nested_map(60)}, "nested-60"), message)
-        assert_validation(self.put(endpoint, table, {"d": nested_list(32)}, "nested-list"), message)  # unverified
+        # in the newer framework's envelope (nubo-db's capture of 2026-08-12, UpdateItem)
+        assert_enveloped(self.put(endpoint, table, {"d": nested_map(32)}, "nested-32"), message)
+        assert_enveloped(self.put(endpoint, table, {"d": nested_map(60)}, "nested-60"), message)
+        assert_enveloped(self.put(endpoint, table, {"d": nested_list(32)}, "nested-list"), message)  # unverified
         item = json.loads(get_raw(endpoint, table, ok_key))["Item"]
         assert item["d"] == nested_map(31)
 

@@ -327,6 +327,13 @@ def test_write_request_errors_come_in_the_newer_frameworks_envelope(dynamodb, ha
              "attribute value: :v")
     assert message(dynamodb.put_item, Item={**key, "n": {"N": ""}}) == (
         E1 + "The parameter cannot be converted to a numeric value: ")
+    deep = {"S": "x"}
+    for _ in range(32):
+        deep = {"M": {"n": deep}}
+    assert message(dynamodb.update_item, Key=key, UpdateExpression="SET a = :v", ConditionExpression="a = :v",
+                   ExpressionAttributeValues={":v": deep}) == (
+        E1 + "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond "
+             "supported limit")
     # errors that need the table are not the request's own: no envelope
     assert message(dynamodb.put_item, Item={"pk": {"N": "1"}}) == (
         "One or more parameter values were invalid: Type mismatch for key pk expected: S actual: N")
