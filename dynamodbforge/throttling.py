@@ -196,8 +196,8 @@ class Throttler:
         kind = usage.kind
         if limits.on_demand:
             cap = limits.max_read if kind == READ else limits.max_write
-            if cap > 0:
-                self._on_demand_bucket(info.uid, kind, cap, now).tokens -= usage.total
+            if cap > 0:  # the table's own units: its indexes' writes have maxima of their own
+                self._on_demand_bucket(info.uid, kind, cap, now).tokens -= usage.table_units
         else:
             rate = limits.rcu if kind == READ else limits.wcu
             bucket = self._bucket(info.uid, kind, "", rate, now)

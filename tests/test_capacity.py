@@ -357,6 +357,32 @@ def test_provisioned_table_throttles_and_boto3_retries_recover(enforcing):
         client.put_item(TableName=name, Item={"pk": {"S": f"after{i}"}})
 
 
+def test_writes_to_an_under_provisioned_gsi_are_throttled(enforcing):
+    """Index writes are charged to a provisioned GSI's own bucket, so writing items that
+    enter a 1-WCU index is throttled while the table has capacity to spare."""
+    client = make_client(enforcing.endpoint)
+    name = unique_name("provgsi")
+    client.create_table(
+        TableName=name, AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                              {"AttributeName": "g", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 100, "WriteCapacityUnits": 1000},
+        GlobalSecondaryIndexes=[{"IndexName": "small", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "KEYS_ONLY"},
+                                 "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}}])
+    for i in range(10):  # not in the index: only the table's bucket pays
+        client.put_item(TableName=name, Item={"pk": {"S": f"plain{i}"}})
+    throttled = []
+    for i in range(10):
+        try:
+            client.put_item(TableName=name, Item={"pk": {"S": f"k{i}"}, "g": {"S": "x"}})
+        except client.exceptions.ProvisionedThroughputExceededException as exc:
+            throttled.append(exc.response)
+    assert throttled, "no write was throttled"
+    assert throttled[0]["Error"]["Message"].startswith(
+        "The level of configured provisioned throughput for one or more global secondary indexes")
+
+
 def test_throttled_batch_write_returns_unprocessed_items(enforcing):
     client = make_client(enforcing.endpoint)
     name = unique_name("provb")
