@@ -797,6 +797,10 @@ def test_number_wording_by_validation_layer():
         assert validation("GetItem", {"TableName": "abc", "Key": {"k": {"N": text}}}) == message
         assert written("PutItem", {"TableName": "abc", "Item": {"k": {"N": text}}}) == message
     assert validation("GetItem", {"TableName": "abc", "Key": {"k": {"N": ""}}}) == nnum + ": "
+    # 1e2147483647: its precision minus its scale wraps a 32-bit integer in the older layer
+    assert validation("BatchWriteItem", {"RequestItems": {"abc": [{"PutRequest": {"Item": {
+        "k": {"N": "1e2147483647"}}}}]}}) == underflow
+    assert written("PutItem", {"TableName": "abc", "Item": {"k": {"N": "1e2147483647"}}}) == overflow
     assert validation("BatchWriteItem", {"RequestItems": {"abc": [{"PutRequest": {"Item": {"k": {"N": ""}}}}]}}) == nnum
 
 

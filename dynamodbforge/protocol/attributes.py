@@ -147,6 +147,10 @@ def binary_length(b64: str) -> int:
     return n // 4 * 3 - pad
 
 
+_MSG_OVERFLOW = "Number overflow. Attempting to store a number with magnitude larger than supported range"
+_MSG_UNDERFLOW = "Number underflow. Attempting to store a number with magnitude smaller than supported range"
+
+
 # --- two wordings ----------------------------------------------------------------------
 
 class Wording(str):
@@ -198,6 +202,8 @@ def _number(text: str) -> tuple[str, str | None]:
     try:
         return numbers.normalize(text), None
     except DynamoDBError as exc:
+        if exc.message == _MSG_OVERFLOW and numbers.older_layer_wraps(text):
+            return text, Wording(_MSG_UNDERFLOW, _MSG_OVERFLOW)
         return text, exc.message
 
 

@@ -159,3 +159,20 @@ def decompose(text: str) -> tuple[int, tuple[int, ...], int]:
     sign, digits, exponent = to_decimal(text).normalize(_CTX).as_tuple()
     assert isinstance(exponent, int)
     return sign, digits, exponent
+
+
+def older_layer_wraps(text: str) -> bool:
+    """Whether DynamoDB's older validation layer reports an overflowing literal as an
+    *underflow*: its precision minus its scale no longer fits a 32-bit integer and wraps
+    negative (1e2147483647: paritysuite's valueLayers capture, four regions, 2026-10-09;
+    the newer layer says overflow)."""
+    mantissa, _, exp = text.lstrip("+-").replace("E", "e").partition("e")
+    whole, _, frac = mantissa.partition(".")
+    digits = (whole + frac).lstrip("0")
+    if not digits or not exp:
+        return False
+    scale = len(frac) - int(exp)
+    if not -(2 ** 31) <= scale <= 2 ** 31 - 1:
+        return False
+    return len(digits) - scale > 2 ** 31 - 1
+
