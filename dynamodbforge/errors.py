@@ -113,11 +113,36 @@ def not_implemented(operation: str) -> DynamoDBError:
     )
 
 
+# --- where a ValidationException belongs ---------------------------------------------------
+# In a transaction an item's own error (a mistyped key, too big an item) cancels it with that
+# action's ValidationError reason, while an empty key value refuses the whole request
+# (ScyllaDB Alternator's and paritysuite's captures); the error carries which it is.
+
+def item_level(exc: DynamoDBError) -> DynamoDBError:
+    exc.item_level = True  # type: ignore[attr-defined]
+    return exc
+
+
+def request_level(exc: DynamoDBError) -> DynamoDBError:
+    exc.request_level = True  # type: ignore[attr-defined]
+    return exc
+
+
+def is_item_level(exc: DynamoDBError) -> bool:
+    return getattr(exc, "item_level", False)
+
+
+def is_request_level(exc: DynamoDBError) -> bool:
+    return getattr(exc, "request_level", False)
+
+
+MSG_ITEM_TOO_BIG = "Item size has exceeded the maximum allowed size"
+
 _ENVELOPE = "1 validation error detected: "
 _COUNTED = re.compile(r"\d+ validation errors? detected: ").match
 # a limit on the finished item, checked where DynamoDB's newer framework does not report it
 # (no capture shows it enveloped; a value nested too deep is: nubo-db's capture of 2026-08-12)
-_NOT_ENVELOPED = frozenset(("Item size has exceeded the maximum allowed size",))
+_NOT_ENVELOPED = frozenset((MSG_ITEM_TOO_BIG,))
 
 
 def enveloped(exc: DynamoDBError) -> DynamoDBError:

@@ -42,9 +42,9 @@ from typing import Any
 import orjson
 
 from dynamodbforge import errors
+from dynamodbforge.capacity import write_units
 from dynamodbforge.catalog import COLLECTION_PREFIX, INDEX_PREFIX, INDEX_STATS_PREFIX, JOB_PREFIX, KeyAttr, TableInfo, key_attrs
 from dynamodbforge.protocol import attributes
-from dynamodbforge.capacity import write_units
 from dynamodbforge.storage import keycodec
 
 INVALID = attributes.INVALID
@@ -168,10 +168,10 @@ def _key_value(ix: IndexDef, attr: KeyAttr, av: dict[str, Any], is_hash: bool, s
     if value is None:
         if strict:
             actual = next(iter(av), "")
-            raise _marked(errors.validation(
+            raise errors.item_level(errors.validation(
                 f"{INVALID}Type mismatch for Index Key {attr.name} Expected: {attr.type} Actual: {actual} "
                 f"IndexName: {ix.name}"
-            ), "item_level")
+            ))
         return None
     if attr.type != "N":
         if not value:
@@ -189,27 +189,23 @@ def _key_value(ix: IndexDef, attr: KeyAttr, av: dict[str, Any], is_hash: bool, s
                         f"not supported. The AttributeValue for a key attribute cannot contain an empty {what} "
                         f"value. IndexName: {ix.name}, IndexKey: {attr.name}"
                     )
-                raise _marked(errors.validation(message), "request_level")
+                raise errors.request_level(errors.validation(message))
             return None
         size = len(value.encode("utf-8")) if attr.type == "S" else attributes.binary_length(value)
         limit = attributes.MAX_HASH_KEY_BYTES if is_hash else attributes.MAX_RANGE_KEY_BYTES
         if size > limit:
             if strict:
-                raise _marked(errors.validation(
-                    attributes.MSG_HASH_TOO_BIG if is_hash else attributes.MSG_RANGE_TOO_BIG), "item_level")
+                raise errors.item_level(errors.validation(
+                    attributes.MSG_HASH_TOO_BIG if is_hash else attributes.MSG_RANGE_TOO_BIG))
             return None
     return value
-
-
-def _marked(exc: errors.DynamoDBError, mark: str) -> errors.DynamoDBError:
-    setattr(exc, mark, True)
-    return exc
 
 
 def check_item_keys(info: TableInfo, item: dict[str, Any], *, updating: bool = False) -> None:
     """Raise DynamoDB's error for an index key attribute of ``item`` (about to be written)
     that no index could hold, checking global indexes before local ones, as DynamoDB does
-    (nubo-db's captures: an attribute keying both reports the GSI)."""
+    (nubo-db's captures: an attribute keying both reports the GSI).  ``maintain`` checks
+    again in the write batch, for an index created since the request was prepared."""
     for ix in table_indexes(info).maintained:
         for attr, is_hash in ((ix.hash_key, True), (ix.range_key, False)):
             if attr is not None:
@@ -364,12 +360,14 @@ def charge_writes(usage: Any, info: TableInfo, old: dict[str, Any] | None, new: 
         now = new is not None and ix.indexes(new)
         if not was and not now:
             continue
-        old_size = attributes.item_size(ix.project(old)) if was else 0  # type: ignore[arg-type]
-        new_size = attributes.item_size(ix.project(new)) if now else 0  # type: ignore[arg-type]
+        old_entry = ix.project(old) if was else None  # type: ignore[arg-type]
+        new_entry = ix.project(new) if now else None  # type: ignore[arg-type]
+        old_size = attributes.item_size(old_entry) if old_entry is not None else 0
+        new_size = attributes.item_size(new_entry) if new_entry is not None else 0
         if was and now:
             if ix.key_values(old) != ix.key_values(new):  # type: ignore[arg-type]
                 units = write_units(old_size) + write_units(new_size)
-            elif ix.project(old) != ix.project(new):  # type: ignore[arg-type]
+            elif old_entry != new_entry:
                 units = write_units(max(old_size, new_size))
             else:
                 continue

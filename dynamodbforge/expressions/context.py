@@ -26,13 +26,14 @@ _SIZE_SUFFIX_PARAMS = ("ConditionExpression", "FilterExpression")
 class ExpressionContext:
     """Compiles the expressions of one request against its ExpressionAttributeNames/Values."""
 
-    __slots__ = ("names", "values", "_used_names", "_used_values")
+    __slots__ = ("names", "values", "_used_names", "_used_values", "_key_condition")
 
     def __init__(self, names: dict[str, str] | None, values: dict[str, dict[str, Any]] | None) -> None:
         self.names: dict[str, str] = names or {}
         self.values: dict[str, dict[str, Any]] = values or {}
         self._used_names: set[str] = set()
         self._used_values: set[str] = set()
+        self._key_condition: tuple[str, Any] | None = None  # (text, tree) once checked
 
     # --- compile ---------------------------------------------------------------
     def _parse(self, kind: str, text: str, param: str) -> Any:
@@ -101,25 +102,26 @@ class ExpressionContext:
         hash_key: str,
         range_key: str | None = None,
         key_types: dict[str, str] | None = None,
-        checked: Any = None,
     ) -> KeyCondition:
         """Compile and validate a KeyConditionExpression for a key schema.
 
         ``key_types`` (attribute name -> "S"/"N"/"B") enables AWS's
-        "Condition parameter type does not match schema type" check; ``checked``: the tree
-        ``check_key_condition`` already returned for this text.
+        "Condition parameter type does not match schema type" check.
         """
-        tree = checked if checked is not None else self.check_key_condition(text)
+        tree = self.check_key_condition(text)
         return build_key_condition(tree, self.names, self.values, hash_key, range_key, key_types)
 
     def check_key_condition(self, text: str) -> Any:
         """A KeyConditionExpression's checks that need no table (Query makes them before it
-        looks the table up, as DynamoDB does); its parse tree."""
+        looks the table up, as DynamoDB does); its parse tree.  Done once per request."""
+        if self._key_condition is not None and self._key_condition[0] == text:
+            return self._key_condition[1]
         tree = self._parse(Pa.CONDITION, text, "KeyConditionExpression")
         # resolved only for its checks: not cached, since a Query names a new partition value
         # almost every time, and caching each would only push every other expression out
         self._compile(Pa.CONDITION, text, "KeyConditionExpression", R.WRITTEN_ORDER,
                       lambda parsed, resolver: R.resolve_condition(parsed, text, resolver), cache=False)
+        self._key_condition = (text, tree)
         return tree
 
     def condition_heads(self, text: str) -> set[str]:

@@ -176,24 +176,15 @@ def _compile_condition(ctx: ExpressionContext, spec: dict[str, Any]) -> Any:
     return ctx.condition(spec["ConditionExpression"]) if "ConditionExpression" in spec else None
 
 
-def _item_level(exc: errors.DynamoDBError) -> errors.DynamoDBError:
-    """Mark an error of the item itself (its key's types and sizes, its size): in a
-    transaction it cancels the transaction with a ValidationError reason for this item,
-    where other validation errors refuse the whole request (as DynamoDB does)."""
-    exc.item_level = True  # type: ignore[attr-defined]
-    return exc
-
-
 def check_key(check: Callable[[dict[str, Any], TableInfo], Any], key: dict[str, Any], info: TableInfo) -> None:
-    """``check(key, info)`` (attributes.validate_key or validate_item_key), its errors
-    item-level, except an empty string or binary key value: DynamoDB refuses a whole
-    transaction for that (paritysuite's tier3 transactWriteItems captures)."""
+    """``check(key, info)`` (attributes.validate_key or validate_item_key), its errors the
+    item's own (errors.item_level) unless they refuse the whole request (an empty key value)."""
     try:
         check(key, info)
     except errors.DynamoDBError as exc:
-        if "for a key attribute cannot contain an empty" in (exc.message or ""):
+        if errors.is_request_level(exc):
             raise
-        raise _item_level(exc) from None
+        raise errors.item_level(exc) from None
 
 
 def _compile_expressions(spec: dict[str, Any], enveloped: bool, updating: bool = False) -> tuple[Any, Any]:
@@ -221,7 +212,7 @@ def prepare_put(db: Database, spec: dict[str, Any], reader: Any = None, envelope
     check_key(attributes.validate_item_key, item, info)
     size = attributes.item_size(item)
     if size > MAX_ITEM_BYTES:
-        raise _item_level(errors.validation("Item size has exceeded the maximum allowed size"))
+        raise errors.item_level(errors.validation(attributes.MSG_ITEM_TOO_BIG))
     indexes.check_item_keys(info, item)
     return WriteAction(info, key_of(info, item), "Put", cond, _return_old(spec), item=item, new_size=size)
 

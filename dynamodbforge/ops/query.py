@@ -147,14 +147,14 @@ def _read_options(ctx: ExpressionContext, req: dict[str, Any]) -> tuple[Any, Any
     return filt, proj
 
 
-def _key_condition(ctx: ExpressionContext, info: TableInfo, req: dict[str, Any], checked: Any = None) -> Any:
+def _key_condition(ctx: ExpressionContext, info: TableInfo, req: dict[str, Any]) -> Any:
     """the KeyCondition of a Query, from KeyConditionExpression or legacy KeyConditions."""
     key_types = {info.hash_key.name: info.hash_key.type}
     range_name = info.range_key.name if info.range_key else None
     if info.range_key is not None:
         key_types[info.range_key.name] = info.range_key.type
     if "KeyConditionExpression" in req:
-        return ctx.key_condition(req["KeyConditionExpression"], info.hash_key.name, range_name, key_types, checked)
+        return ctx.key_condition(req["KeyConditionExpression"], info.hash_key.name, range_name, key_types)
     if "KeyConditions" in req:
         return legacy.key_conditions(req["KeyConditions"], info.hash_key.name, range_name, key_types)
     raise errors.validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
@@ -201,14 +201,13 @@ def _check_query_filter(ctx: ExpressionContext, info: TableInfo, req: dict[str, 
 
 def query(db: Database, req: dict[str, Any]) -> dict[str, Any] | bytes:
     ctx = ExpressionContext(req.get("ExpressionAttributeNames"), req.get("ExpressionAttributeValues"))
-    checked = None
     if "KeyConditionExpression" in req:  # its request-level errors come before a missing table
-        checked = ctx.check_key_condition(req["KeyConditionExpression"])
+        ctx.check_key_condition(req["KeyConditionExpression"])
     info = db.catalog.get(req["TableName"])
     if "IndexName" in req or req.get("Select") == "ALL_PROJECTED_ATTRIBUTES":  # index reads
         return _index_read("query", db, info, req, ctx)
     # key condition (expression or legacy), filter and projection, start key
-    keyc = _key_condition(ctx, info, req, checked)
+    keyc = _key_condition(ctx, info, req)
     _read_options(ctx, req)
     _check_query_start(info, req, keyc)
     _check_query_filter(ctx, info, req)

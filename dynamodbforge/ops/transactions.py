@@ -72,7 +72,7 @@ def transact_write_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
         try:
             actions.append(_PREPARE[kinds[0]](db, entry[kinds[0]]))
         except errors.DynamoDBError as exc:
-            if not getattr(exc, "item_level", False):
+            if not errors.is_item_level(exc):
                 raise
             raise _item_cancelled(len(entries), i, exc) from None
     seen: set[bytes] = set()
@@ -124,7 +124,7 @@ def transact_write_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
             try:
                 news.append(action.compute(old))
             except errors.DynamoDBError as exc:
-                if getattr(exc, "request_level", False):  # an empty index key value
+                if errors.is_request_level(exc):  # an empty index key value
                     raise
                 reasons = [{"Code": "None"} for _ in actions]
                 reasons[i] = {"Code": "ValidationError", "Message": exc.message or ""}
@@ -190,7 +190,7 @@ def transact_get_items(db: Database, req: dict[str, Any]) -> dict[str, Any]:
             try:
                 items.check_key(attributes.validate_key, spec["Key"], info)
             except errors.DynamoDBError as exc:
-                if not getattr(exc, "item_level", False):
+                if not errors.is_item_level(exc):
                     raise
                 raise _item_cancelled(len(plans), i, exc) from None
             skey = items.storage_key(info, spec["Key"])

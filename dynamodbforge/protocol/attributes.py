@@ -41,7 +41,7 @@ MSG_NESTING = (
 MSG_NAME_TOO_LARGE = "1 validation error detected: Attribute name is too large, must be less than 65536 bytes"
 MSG_EMPTY_NAME = "Empty attribute name"  # paritysuite's deepRequests capture (TransactWriteItems)
 MSG_NOT_SCHEMA = "The provided key element does not match the schema"
-MSG_ITEM_TOO_BIG = "Item size has exceeded the maximum allowed size"
+MSG_ITEM_TOO_BIG = errors.MSG_ITEM_TOO_BIG
 MSG_UPDATE_TOO_BIG = "Item size to update has exceeded the maximum allowed size"
 MSG_HASH_TOO_BIG = INVALID + "Size of hashkey has exceeded the maximum size limit of2048 bytes"
 MSG_RANGE_TOO_BIG = INVALID + "Aggregated size of all range keys has exceeded the size limit of 1024 bytes"
@@ -147,10 +147,6 @@ def binary_length(b64: str) -> int:
     return n // 4 * 3 - pad
 
 
-_MSG_OVERFLOW = "Number overflow. Attempting to store a number with magnitude larger than supported range"
-_MSG_UNDERFLOW = "Number underflow. Attempting to store a number with magnitude smaller than supported range"
-
-
 # --- two wordings ----------------------------------------------------------------------
 
 class Wording(str):
@@ -202,8 +198,8 @@ def _number(text: str) -> tuple[str, str | None]:
     try:
         return numbers.normalize(text), None
     except DynamoDBError as exc:
-        if exc.message == _MSG_OVERFLOW and numbers.older_layer_wraps(text):
-            return text, Wording(_MSG_UNDERFLOW, _MSG_OVERFLOW)
+        if exc.message == numbers.OVERFLOW and numbers.older_layer_wraps(text):
+            return text, Wording(numbers.UNDERFLOW, numbers.OVERFLOW)
         return text, exc.message
 
 
@@ -529,17 +525,17 @@ def _check_key_value(name: str, typ: str, val: Any, is_hash: bool) -> None:
     """Empty and size rules for one key attribute whose type is already known to be right."""
     if typ == "S":
         if not val:
-            raise errors.validation(
+            raise errors.request_level(errors.validation(
                 "One or more parameter values are not valid. The AttributeValue for a key attribute cannot "
                 f"contain an empty string value. Key: {name}"
-            )
+            ))
         size = _utf8_len(val)
     elif typ == "B":
         if not val:
-            raise errors.validation(
+            raise errors.request_level(errors.validation(
                 "One or more parameter values are not valid. The AttributeValue for a key attribute cannot "
                 f"contain an empty binary value. Key: {name}"
-            )
+            ))
         size = binary_length(val)
     else:
         return  # numbers are at most 21 bytes

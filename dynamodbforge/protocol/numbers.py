@@ -23,51 +23,42 @@ _NUMBER_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\Z", re.ASCII)
 MAX_DIGITS = 38  # "Attempting to store more than 38 significant digits in a Number"
 MAX_EXPONENT = 125  # largest magnitude 9.9999999999999999999999999999999999999E+125
 MIN_EXPONENT = -130  # smallest magnitude 1E-130
+_LONG_MIN, _LONG_MAX = -(2 ** 63), 2 ** 63 - 1
 
 
 def parse(text: str) -> Decimal:
     """Parse a wire number string, raising AWS's ValidationException when it is not legal."""
-    if not isinstance(text, str) or not _NUMBER_RE.match(text):
+    literal = _NUMBER_RE.match(text) if isinstance(text, str) else None
+    if literal is None:
         if not text:
             raise errors.validation("The parameter cannot be converted to a numeric value")
         raise errors.validation(f"The parameter cannot be converted to a numeric value: {text}")
-    if not _exponent_fits(text):
+    exp = literal.group(2)
+    if exp is not None and not _LONG_MIN <= int(exp[1:]) <= _LONG_MAX:
+        # DynamoDB's parsing needs the exponent in a signed 64-bit integer:
+        # 1e9223372036854775808 "cannot be converted to a numeric value", where
+        # 1e99999999999 is merely an overflow (paritysuite's numberExponent captures,
+        # eu-west-2, October 2026)
         raise errors.validation(f"The parameter cannot be converted to a numeric value: {text}")
     value = _CTX.create_decimal(text)
-    if not value.is_finite() or (value.is_zero() and _has_nonzero_digit(text)):
+    if not value.is_finite() or (value.is_zero() and any(c in "123456789" for c in literal.group(1))):
         # an exponent beyond even the context's unbounded range (over 10**17 digits)
-        raise errors.validation(_UNDERFLOW if value.is_zero() else _OVERFLOW)
+        raise errors.validation(UNDERFLOW if value.is_zero() else OVERFLOW)
     if value.is_zero():
         # A zero's written exponent is range-checked too: DynamoDB refuses 0e126 as an
         # overflow and 0e-131 as an underflow (paritysuite's captures from DynamoDB).
         exponent = value.as_tuple().exponent
         assert isinstance(exponent, int)
         if exponent > MAX_EXPONENT:
-            raise errors.validation(_OVERFLOW)
+            raise errors.validation(OVERFLOW)
         if exponent < MIN_EXPONENT:
-            raise errors.validation(_UNDERFLOW)
+            raise errors.validation(UNDERFLOW)
     check(value)
     return value
 
 
-_LONG_MIN, _LONG_MAX = -(2 ** 63), 2 ** 63 - 1
-
-
-def _exponent_fits(text: str) -> bool:
-    """Whether the literal's exponent fits a signed 64-bit integer, as DynamoDB's parsing needs:
-    1e9223372036854775808 "cannot be converted to a numeric value", where 1e99999999999 is
-    merely an overflow (paritysuite's numberExponent captures, eu-west-2, October 2026)."""
-    exp = text.replace("E", "e").partition("e")[2]
-    return not exp or _LONG_MIN <= int(exp) <= _LONG_MAX
-
-
-def _has_nonzero_digit(text: str) -> bool:
-    mantissa = text.partition("e")[0].partition("E")[0]
-    return any(c in "123456789" for c in mantissa)
-
-
-_OVERFLOW = "Number overflow. Attempting to store a number with magnitude larger than supported range"
-_UNDERFLOW = "Number underflow. Attempting to store a number with magnitude smaller than supported range"
+OVERFLOW = "Number overflow. Attempting to store a number with magnitude larger than supported range"
+UNDERFLOW = "Number underflow. Attempting to store a number with magnitude smaller than supported range"
 
 
 def check(value: Decimal, *, computed: bool = False) -> None:
@@ -82,13 +73,13 @@ def check(value: Decimal, *, computed: bool = False) -> None:
     sign, digits, exponent = value.normalize(_CTX).as_tuple()
     assert isinstance(exponent, int)
     if len(digits) > MAX_DIGITS:
-        raise errors.validation(_OVERFLOW if computed else
+        raise errors.validation(OVERFLOW if computed else
                                 "Attempting to store more than 38 significant digits in a Number")
     magnitude = exponent + len(digits) - 1  # power of ten of the leading digit
     if magnitude > MAX_EXPONENT:
-        raise errors.validation(_OVERFLOW)
+        raise errors.validation(OVERFLOW)
     if magnitude < MIN_EXPONENT:
-        raise errors.validation(_UNDERFLOW)
+        raise errors.validation(UNDERFLOW)
 
 
 def format(value: Decimal) -> str:
@@ -166,12 +157,14 @@ def older_layer_wraps(text: str) -> bool:
     *underflow*: its precision minus its scale no longer fits a 32-bit integer and wraps
     negative (1e2147483647: paritysuite's valueLayers capture, four regions, 2026-10-09;
     the newer layer says overflow)."""
-    mantissa, _, exp = text.lstrip("+-").replace("E", "e").partition("e")
-    whole, _, frac = mantissa.partition(".")
-    digits = (whole + frac).lstrip("0")
-    if not digits or not exp:
+    literal = _NUMBER_RE.match(text)
+    if literal is None or literal.group(2) is None:
         return False
-    scale = len(frac) - int(exp)
+    whole, _, frac = literal.group(1).partition(".")
+    digits = (whole + frac).lstrip("0")
+    if not digits:
+        return False
+    scale = len(frac) - int(literal.group(2)[1:])
     if not -(2 ** 31) <= scale <= 2 ** 31 - 1:
         return False
     return len(digits) - scale > 2 ** 31 - 1

@@ -272,7 +272,6 @@ class MapOf(Shape):
                 continue
             shape.walk(item, f"{path}.{key}.member", ctx, True)
 
-
     def _fail_whole(self, ctx: Ctx, path: str, value: dict[str, Any], message: str) -> None:
         if self.echo is not None:
             ctx.errors.append(f"Value '{self.echo(value)}' at '{path}' failed to satisfy constraint: {message}")

@@ -694,13 +694,19 @@ def _put_item(data: dict[str, Any], ctx: Ctx) -> None:
     check_conditional_operator(data, "Expected")
     item = data["Item"]
     raise_av(ctx, item)
-    rv = data.get("ReturnValues")
-    if rv is not None and rv != "NONE" and rv != "ALL_OLD":
-        raise errors.validation("ReturnValues can only be ALL_OLD or NONE")  # the newer framework's words
+    _check_put_delete_return_values(data)
     if A.item_size(item) > A.MAX_ITEM_BYTES:
         raise errors.validation(A.MSG_ITEM_TOO_BIG)
     check_expected(data, ctx)
     check_expression_maps(data, ctx)
+
+
+def _check_put_delete_return_values(data: dict[str, Any]) -> None:
+    """PutItem and DeleteItem can return only the old item (dynalite's suite, run against
+    DynamoDB, and paritysuite's 2026 captures agree on these words)."""
+    rv = data.get("ReturnValues")
+    if rv is not None and rv != "NONE" and rv != "ALL_OLD":
+        raise errors.validation("ReturnValues can only be ALL_OLD or NONE")
 
 
 def _get_item(data: dict[str, Any], ctx: Ctx) -> None:
@@ -725,9 +731,7 @@ def _delete_item(data: dict[str, Any], ctx: Ctx) -> None:
     check_expression_params(data, ("ConditionExpression",), ("Expected", "ConditionalOperator"), newer=True)
     check_conditional_operator(data, "Expected")
     raise_av(ctx, data["Key"])
-    rv = data.get("ReturnValues")
-    if rv is not None and rv != "NONE" and rv != "ALL_OLD":
-        raise errors.validation("ReturnValues can only be ALL_OLD or NONE")  # the newer framework's words
+    _check_put_delete_return_values(data)
     check_expected(data, ctx)
     check_expression_maps(data, ctx)
 
@@ -1000,7 +1004,8 @@ BATCH_WRITE = Struct("BatchWriteItemInput", {
     })), "java.util.List<" + _PKG + "WriteRequest>", True, min_len=1, max_len=25, generic=True,
         # a malformed table name is reported only when nothing else is (an unknown
         # ReturnConsumedCapacity alone: paritysuite's validation-ordering capture)
-        echo=_write_requests_echo, key_checks=_table_key_checks(), defer_key_errors=True, value_checks=(  # AWS reports the list length on the map
+        echo=_write_requests_echo, key_checks=_table_key_checks(), defer_key_errors=True,
+        value_checks=(  # AWS reports the list length on the map
             ("Member must have length less than or equal to 25", lambda v: type(v) is not list or len(v) <= 25),
             ("Member must have length greater than or equal to 1", lambda v: type(v) is not list or len(v) >= 1),
         )),
