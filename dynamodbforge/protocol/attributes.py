@@ -164,7 +164,8 @@ class Wording(str):
 
 def _duplicates(type_name: str, members: list[str]) -> Wording:
     """Both layers' words for a set with duplicate members.  The newer lists the distinct
-    members in the set's order, then the repeats, each quoted ("a", "b", "b")."""
+    members in the set's order, then the repeats, each quoted ("a", "b", "b"): a rule
+    inferred from one capture per set type (unverified beyond them)."""
     key = {"SS": None, "NS": Decimal, "BS": binascii.a2b_base64}[type_name]
     distinct = sorted(set(members), key=key)
     seen: set[str] = set()

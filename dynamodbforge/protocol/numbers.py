@@ -156,7 +156,7 @@ def older_layer_wraps(text: str) -> bool:
     """Whether DynamoDB's older validation layer reports an overflowing literal as an
     *underflow*: its precision minus its scale no longer fits a 32-bit integer and wraps
     negative (1e2147483647: paritysuite's valueLayers capture, four regions, 2026-10-09;
-    the newer layer says overflow)."""
+    the newer layer says overflow).  Only that one literal is captured; the rule is inferred."""
     literal = _NUMBER_RE.match(text)
     if literal is None or literal.group(2) is None:
         return False

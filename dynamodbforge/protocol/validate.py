@@ -935,7 +935,8 @@ def _java_av(av: Any) -> str:
 
 def _write_requests_echo(value: dict[str, Any]) -> str:
     """BatchWriteItem's RequestItems as DynamoDB (Java) prints it in a map error:
-    ``{t=[WriteRequest(putRequest=PutRequest(item={pk=...AttributeValue@...}, ...), ...)]}``."""
+    ``{t=[WriteRequest(putRequest=PutRequest(item={pk=...AttributeValue@...}, ...), ...)]}``.
+    Captures show PutRequests only; the DeleteRequest form is unverified."""
     def av_map(m: Any) -> str:
         if type(m) is not dict:
             return "null"
