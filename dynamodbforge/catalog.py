@@ -18,7 +18,8 @@ from dynamodbforge.storage.keycodec import prefix_successor
 
 TABLE_PREFIX = b"\x00T"  # + table name -> table metadata JSON
 UID_COUNTER = b"\x00U"  # -> next table uid
-STATS_PREFIX = b"\x00S"  # + uid -> (item count, size bytes)
+STATS_PREFIX = b"\x00S"  # + uid -> (item count, size bytes), up to FOLDED_PREFIX's sequence
+FOLDED_PREFIX = b"\x00F"  # + uid -> the change sequence the statistics row holds records up to
 ITEM_PREFIX = b"\x01"  # + uid + encoded keys -> item JSON
 # secondary indexes (layout in indexes.py)
 INDEX_PREFIX = b"\x02"  # + uid + index number(2) + entry key -> projected item JSON
@@ -27,6 +28,7 @@ COLLECTION_PREFIX = b"\x00C"  # + uid + encoded partition key -> item collection
 JOB_PREFIX = b"\x00J"  # + uid + index number -> background backfill / drop job
 
 _STATS = struct.Struct(">qq")
+_SEQ = struct.Struct(">q")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,9 +162,12 @@ class Catalog:
     # -- writes (inside a batch) -------------------------------------------
     @staticmethod
     def allocate_uid(batch: WriteBatch) -> int:
+        """A new table's uid.  Its statistics start at the change log's present end: records
+        of an earlier table of the same name are not its own."""
         raw = batch.get(UID_COUNTER)
         uid = int(raw) + 1 if raw else 1
         batch.put(UID_COUNTER, str(uid).encode())
+        batch.put(FOLDED_PREFIX + uid.to_bytes(8, "big"), _SEQ.pack(batch.last_sequence()))
         return uid
 
     @staticmethod
@@ -176,20 +181,40 @@ class Catalog:
         _flush_counters(batch)  # a pending addition must not bring the statistics row back
         batch.delete(TABLE_PREFIX + info.name.encode())
         batch.delete(STATS_PREFIX + info.uid.to_bytes(8, "big"))
+        batch.delete(FOLDED_PREFIX + info.uid.to_bytes(8, "big"))
         batch.delete_range(info.item_prefix, prefix_successor(info.item_prefix))
         uid = info.uid.to_bytes(8, "big")  # index entries, their statistics, collections, jobs
         for prefix in (INDEX_PREFIX + uid, INDEX_STATS_PREFIX + uid, COLLECTION_PREFIX + uid, JOB_PREFIX + uid):
             batch.delete_range(prefix, prefix_successor(prefix))
 
     # -- live statistics (ItemCount, TableSizeBytes) -------------------------
+    # A write does not touch the statistics row: its change record carries the size
+    # change, and the row plus the table's change records after the row's sequence are
+    # the statistics (exact, and as durable as the writes).  One row rewritten by every
+    # commit was a WAL page per single-item write; fold_stats moves the records' sums into
+    # the row now and then (and before the change log is trimmed), keeping reads short.
     @staticmethod
     def stats(reader: Reader | Engine, info: TableInfo) -> tuple[int, int]:
-        _flush_counters(reader)
-        raw = reader.get(STATS_PREFIX + info.uid.to_bytes(8, "big"))
-        return _STATS.unpack(raw) if raw else (0, 0)
+        count, size, folded = _stats_row(reader, info.uid)
+        more_count, more_size, _ = reader.change_totals(info.name, folded)  # type: ignore[union-attr]
+        return count + more_count, size + more_size
+
+    @staticmethod
+    def fold_stats(batch: WriteBatch, info: TableInfo) -> bool:
+        """Add the table's change records after the row's sequence into its statistics row
+        (False: there were none)."""
+        count, size, folded = _stats_row(batch, info.uid)
+        more_count, more_size, last = batch.change_totals(info.name, folded)
+        if last <= folded:
+            return False
+        uid = info.uid.to_bytes(8, "big")
+        batch.put(STATS_PREFIX + uid, _STATS.pack(count + more_count, size + more_size))
+        batch.put(FOLDED_PREFIX + uid, _SEQ.pack(last))
+        return True
 
     @staticmethod
     def adjust_stats(batch: WriteBatch, info: TableInfo, count_delta: int, size_delta: int) -> None:
+        """For writes without change records of their own (restores, imports)."""
         key = STATS_PREFIX + info.uid.to_bytes(8, "big")
         add = getattr(batch, "add_to_counter", None)
         if add is not None:  # applied once per transaction (storage/sqlite.py)
@@ -198,6 +223,29 @@ class Catalog:
         raw = batch.get(key)
         count, size = _STATS.unpack(raw) if raw else (0, 0)
         batch.put(key, _STATS.pack(count + count_delta, size + size_delta))
+
+
+def _stats_row(reader: Any, uid: int) -> tuple[int, int, int]:
+    """(count, size, sequence) of a statistics row (sequence 0: a table from before change
+    records carried sizes, whose row holds every record the log has)."""
+    _flush_counters(reader)
+    uid_bytes = uid.to_bytes(8, "big")
+    raw = reader.get(STATS_PREFIX + uid_bytes)
+    folded = reader.get(FOLDED_PREFIX + uid_bytes)
+    count, size = _STATS.unpack(raw) if raw else (0, 0)
+    return count, size, _SEQ.unpack(folded)[0] if folded else 0
+
+
+def fold_all_stats(db: Any) -> int:
+    """fold_stats for every table; returns how many rows moved.  The server's maintenance
+    task runs it every second while the change log grows, and before trimming it."""
+    moved = 0
+    with db.engine.write() as batch:
+        for name in db.catalog.names(batch, None):
+            info = db.catalog.find(name, batch)
+            if info is not None:
+                moved += Catalog.fold_stats(batch, info)
+    return moved
 
 
 def _flush_counters(reader: Any) -> None:

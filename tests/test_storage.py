@@ -179,3 +179,82 @@ def test_trimming_everything_never_restarts_the_sequence(tmp_path):
         assert eng.last_sequence() == 6
     finally:
         eng.close()
+
+
+# -- table statistics from the change log (catalog.Catalog.stats) -------------------------------
+
+def _service(path: str):
+    import orjson
+
+    from dynamodbforge.database import Database
+    from dynamodbforge.service import Service
+
+    db = Database(SQLiteEngine(path), region="us-east-1", endpoint="http://127.0.0.1")
+    svc = Service(db)
+
+    def call(op: str, req: dict) -> dict:
+        status, out = svc.handle("DynamoDB_20120810." + op, orjson.dumps(req))
+        assert status == 200, out
+        return orjson.loads(out)
+    return db, call
+
+
+def _put(call, pk: str) -> None:
+    call("PutItem", {"TableName": "tbl", "Item": {"pk": {"S": pk}}})
+
+
+def _stats(call) -> tuple[int, int]:
+    table = call("DescribeTable", {"TableName": "tbl"})["Table"]
+    return table["ItemCount"], table["TableSizeBytes"]
+
+
+def _create(call) -> None:
+    call("CreateTable", {"TableName": "tbl", "BillingMode": "PAY_PER_REQUEST",
+                         "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]})
+
+
+def test_trimming_the_change_log_folds_its_records_into_the_statistics_first(tmp_path):
+    from dynamodbforge.streams import retention
+
+    db, call = _service(str(tmp_path / "db.sqlite3"))
+    _create(call)
+    for i in range(10):
+        _put(call, f"k{i}")  # 10 items of 4 bytes ("pk" + "kN")
+    hours = retention.stream_retention_seconds() / 3600
+    retention.set_stream_retention_hours(0)
+    try:
+        assert retention.maintain(db) == 10  # every record is older than no retention at all
+    finally:
+        retention.set_stream_retention_hours(hours)
+    assert db.engine.changes(0, 100) == []
+    assert _stats(call) == (10, 40)
+    _put(call, "k10")
+    assert _stats(call) == (11, 45)  # "pk" + "k10"
+    db.engine.close()
+
+
+def test_a_data_directory_from_before_sized_change_records_keeps_its_statistics(tmp_path):
+    """Such a directory's statistics rows hold every change record it has; its records have
+    no size, and its change log no dsize column until the engine adds it."""
+    from dynamodbforge.catalog import FOLDED_PREFIX, fold_all_stats
+
+    path = str(tmp_path / "db.sqlite3")
+    db, call = _service(path)
+    _create(call)
+    for i in range(3):
+        _put(call, f"k{i}")
+    fold_all_stats(db)
+    db.engine.close()
+    conn = sqlite3.connect(path)  # make it look like one written before: rows hold all, no sizes
+    conn.execute("DELETE FROM kv WHERE k >= ? AND k < ?", (FOLDED_PREFIX, FOLDED_PREFIX + b"\xff"))
+    conn.execute("ALTER TABLE changelog DROP COLUMN dsize")
+    conn.commit()
+    conn.close()
+    db, call = _service(path)
+    assert _stats(call) == (3, 12)
+    _put(call, "k3")
+    assert _stats(call) == (4, 16)
+    fold_all_stats(db)
+    assert _stats(call) == (4, 16)
+    db.engine.close()

@@ -23,7 +23,7 @@ from dynamodbforge.catalog import ITEM_PREFIX
 from dynamodbforge.database import ACCOUNT_ID, Database
 from dynamodbforge.errors import DynamoDBError
 from dynamodbforge.storage.keycodec import prefix_successor
-from dynamodbforge.storage.sqlite import last_sequence_of
+from dynamodbforge.storage.sqlite import change_totals_of, last_sequence_of
 
 log = logging.getLogger("dynamodbforge.backups")
 
@@ -229,6 +229,19 @@ def snapshot_sequence(conn: sqlite3.Connection) -> int:
 def snapshot_get(conn: sqlite3.Connection, key: bytes) -> bytes | None:
     row = conn.execute("SELECT v FROM kv WHERE k = ?", (key,)).fetchone()
     return row[0] if row else None
+
+
+class SnapshotReader:
+    """A snapshot connection as a reader of the catalog (Catalog.stats among others)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def get(self, key: bytes) -> bytes | None:
+        return snapshot_get(self.conn, key)
+
+    def change_totals(self, table: str, after_sequence: int) -> tuple[int, int, int]:
+        return change_totals_of(self.conn, table, after_sequence)
 
 
 def snapshot_items(conn: sqlite3.Connection, uid: int, chunk: int = 2000) -> Iterator[tuple[bytes, bytes]]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import struct
 import time
 from typing import Any
 
@@ -23,7 +22,7 @@ import orjson
 from dynamodbforge import errors
 from dynamodbforge.backups import common as C
 from dynamodbforge.backups import loader
-from dynamodbforge.catalog import STATS_PREFIX, TABLE_PREFIX
+from dynamodbforge.catalog import TABLE_PREFIX, Catalog, TableInfo
 from dynamodbforge.database import Database
 
 USER, SYSTEM = "USER", "SYSTEM"
@@ -140,8 +139,7 @@ def start_backup(db: Database, table: str, name: str, backup_type: str, schedule
         if raw_desc is None:
             raise C.table_not_found(table)
         source = orjson.loads(raw_desc)
-        stats = C.snapshot_get(snap, STATS_PREFIX + source["uid"].to_bytes(8, "big"))
-        count, size = struct.unpack(">qq", stats) if stats else (0, 0)
+        count, size = Catalog.stats(C.SnapshotReader(snap), TableInfo.from_json(raw_desc))
         meta = {
             "id": backup_id,
             "arn": C.resource_arn(db, table, "backup", backup_id),

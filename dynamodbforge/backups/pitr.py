@@ -200,7 +200,7 @@ def restore_table_to_point_in_time(db: Database, req: dict[str, Any]) -> dict[st
         if raw is None:
             raise C.table_not_found(name)
         info = TableInfo.from_json(raw)
-        cfg = config(db, info, _SnapReader(snap))
+        cfg = config(db, info, C.SnapshotReader(snap))
         if cfg is None:
             raise C.pitr_unavailable(name)
         earliest, latest = window(db, cfg)
@@ -219,14 +219,6 @@ def restore_table_to_point_in_time(db: Database, req: dict[str, Any]) -> dict[st
     response = {"TableDescription": _public(_describe(db, new_info, "CREATING"))}
     C.run_background(f"pitr-restore-{target}", lambda: _restore(db, snap, info, new_info, instant))
     return response
-
-
-class _SnapReader:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def get(self, key: bytes) -> bytes | None:
-        return C.snapshot_get(self.conn, key)
 
 
 def _restore(db: Database, snap: sqlite3.Connection, source: TableInfo, target: TableInfo, instant: float) -> None:

@@ -8,7 +8,6 @@ actions, several in one batch.
 """
 from __future__ import annotations
 
-import math
 import zlib
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -17,7 +16,7 @@ import orjson
 
 from dynamodbforge import capacity, errors  # capacity
 from dynamodbforge import indexes  # secondary indexes
-from dynamodbforge.catalog import Catalog, TableInfo
+from dynamodbforge.catalog import TableInfo
 from dynamodbforge.database import Database
 from dynamodbforge.expressions import ExpressionContext
 from dynamodbforge.expressions import legacy  # Expected, AttributeUpdates, AttributesToGet
@@ -86,8 +85,7 @@ def write_in_batch(
         batch.put(skey, new_raw)
     old_size = attributes.item_size(old) if old is not None else 0
     new_size = attributes.item_size(new) if new is not None else 0
-    Catalog.adjust_stats(batch, info, (new is not None) - (old is not None), new_size - old_size)
-    batch.log_change(
+    batch.log_change(  # its size change is what the table's statistics add up (Catalog.stats)
         ChangeRecord(
             table=info.name,
             keys=orjson.dumps(key_of(info, old if new is None else new)),  # type: ignore[arg-type]
@@ -97,6 +95,7 @@ def write_in_batch(
             origin=db.region,
             transaction_id=transaction_id,
             user_identity=user_identity,
+            size_delta=new_size - old_size,
         )
     )
     return old, new

@@ -25,6 +25,9 @@ class ChangeRecord:
     transaction_id: str | None = None
     user_identity: str | None = None  # e.g. "dynamodb.amazonaws.com" for TTL deletes
     sequence: int = 0  # assigned by the engine on commit
+    # the item's size change in bytes (new - old): with the images' presence, what the
+    # table's statistics add up (Catalog.stats); None: a record statistics do not count
+    size_delta: int | None = None
 
 
 class Reader(Protocol):
@@ -37,7 +40,15 @@ class Reader(Protocol):
         ...
 
 
-class WriteBatch(Reader, Protocol):
+class StatsReader(Reader, Protocol):
+    def change_totals(self, table: str, after_sequence: int) -> tuple[int, int, int]:
+        """Over ``table``'s change records with sequence > after_sequence: (items added
+        minus removed, size change) of those that count (size_delta not None), and the
+        last sequence of them all (after_sequence: none)."""
+        ...
+
+
+class WriteBatch(StatsReader, Protocol):
     """Reads see the batch's own writes; everything commits atomically on exit."""
 
     def put(self, key: bytes, value: bytes) -> None: ...
@@ -58,7 +69,11 @@ class Engine(Protocol):
         """Latest committed value (a single consistent point read)."""
         ...
 
-    def read(self) -> AbstractContextManager[Reader]:
+    def change_totals(self, table: str, after_sequence: int) -> tuple[int, int, int]:
+        """As StatsReader.change_totals, on the latest committed state."""
+        ...
+
+    def read(self) -> AbstractContextManager[StatsReader]:
         """A consistent snapshot for several reads."""
         ...
 

@@ -47,8 +47,12 @@ CREATE TABLE IF NOT EXISTS changelog (
     new BLOB,
     origin TEXT NOT NULL,
     txid TEXT,
-    identity TEXT
+    identity TEXT,
+    dsize INTEGER
 );
+-- dsize: the item's size change (ChangeRecord.size_delta), NULL in records the table
+-- statistics do not count (all records of databases created before it existed: their
+-- statistics rows already hold them).
 -- per-table reads of the change log, and what trimming removed
 CREATE INDEX IF NOT EXISTS changelog_tbl_seq ON changelog (tbl, seq);
 CREATE TABLE IF NOT EXISTS changelog_horizon (tbl TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
@@ -109,7 +113,7 @@ class _Batch:
 
     def log_change(self, record: ChangeRecord) -> None:
         self._cur.execute(
-            "INSERT INTO changelog (ts, tbl, keys, old, new, origin, txid, identity) VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO changelog (ts, tbl, keys, old, new, origin, txid, identity, dsize) VALUES (?,?,?,?,?,?,?,?,?)",
             (
                 record.timestamp,
                 record.table,
@@ -119,8 +123,12 @@ class _Batch:
                 record.origin,
                 record.transaction_id,
                 record.user_identity,
+                record.size_delta,
             ),
         )
+
+    def change_totals(self, table: str, after_sequence: int) -> tuple[int, int, int]:
+        return change_totals_of(self._cur.connection, table, after_sequence)
 
     def last_sequence(self) -> int:
         return last_sequence_of(self._cur.connection)
@@ -172,6 +180,15 @@ def first_sequence_later_than(conn: sqlite3.Connection, instant: float, lo: int,
         else:
             lo = mid + 1
     return lo
+
+
+def change_totals_of(conn: sqlite3.Connection, table: str, after_sequence: int) -> tuple[int, int, int]:
+    """See engine.StatsReader.change_totals (a range of the (tbl, seq) index)."""
+    row = conn.execute(
+        "SELECT coalesce(sum((dsize IS NOT NULL) * ((new IS NOT NULL) - (old IS NOT NULL))), 0),"
+        " coalesce(sum(dsize), 0), max(seq) FROM changelog WHERE tbl = ? AND seq > ?",
+        (table, after_sequence)).fetchone()
+    return int(row[0]), int(row[1]), int(row[2]) if row[2] is not None else after_sequence
 
 
 def last_sequence_of(conn: sqlite3.Connection) -> int:
@@ -273,6 +290,8 @@ class SQLiteEngine:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            if not any(col[1] == "dsize" for col in conn.execute("PRAGMA table_info(changelog)")):
+                conn.execute("ALTER TABLE changelog ADD COLUMN dsize INTEGER")  # a data directory from before it
             conn.execute("COMMIT")
         self._get_sql = "SELECT v FROM kv WHERE k = ?"
 
@@ -570,6 +589,10 @@ class SQLiteEngine:
     def last_sequence(self) -> int:
         with self._lock:
             return last_sequence_of(self._conn)
+
+    def change_totals(self, table: str, after_sequence: int) -> tuple[int, int, int]:
+        with self.read() as reader:
+            return reader.change_totals(table, after_sequence)
 
     def trim_horizon(self, table: str) -> int:
         row = self._conn.execute("SELECT seq FROM changelog_horizon WHERE tbl = ?", (table,)).fetchone()

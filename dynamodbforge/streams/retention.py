@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
+from dynamodbforge.catalog import fold_all_stats
 from dynamodbforge.database import Database
 from dynamodbforge.streams import metadata
 
@@ -56,6 +57,7 @@ def maintain(db: Database, max_rows: int | None = None) -> int:
     cutoff_ts = now - changelog_retention_seconds()
     slice_rows = max_rows or MAINTENANCE_SLICE_ROWS
     trimmed = 0
+    fold_all_stats(db)  # table statistics hold what trimming takes away (Catalog.stats)
     while True:
         n = db.engine.trim_changes(cutoff_ts, slice_rows)
         trimmed += n
