@@ -82,3 +82,26 @@ def test_stall_finder_reports_percentiles_and_slow_answers(tmp_path: Path) -> No
         assert client.scan(TableName="bench", Select="COUNT")["Count"] == written
     finally:
         server.stop()
+
+
+def test_inprocess_profiler_times_puts_that_really_land(tmp_path: Path) -> None:
+    """``python -m bench.inprocess`` (a profiling aid) reports CPU per PutItem, and the puts it
+    times are written: on disk, the database file then holds them."""
+    import sqlite3
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.inprocess", "--data-dir", str(tmp_path), "--rounds", "2", "--puts", "150"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    line = proc.stdout.strip().splitlines()[-1]
+    assert line.startswith("µs of CPU per PutItem, by round: ") and "(best " in line
+    rounds = line.split(": ")[1].split(" (best")[0].split()
+    assert len(rounds) == 2 and all(float(r) > 0 for r in rounds)
+    (db_file,) = tmp_path.glob("*.sqlite3")
+    conn = sqlite3.connect(db_file)
+    try:  # 300 item rows (keys under the item prefix, b"\x01") and their change records
+        assert conn.execute("SELECT count(*) FROM kv WHERE k >= x'01' AND k < x'02'").fetchone()[0] == 300
+        assert conn.execute("SELECT count(*) FROM changelog WHERE tbl = 'bench'").fetchone()[0] == 300
+    finally:
+        conn.close()
