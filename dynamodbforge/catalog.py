@@ -195,8 +195,12 @@ class Catalog:
     # the row now and then (and before the change log is trimmed), keeping reads short.
     @staticmethod
     def stats(reader: Reader | Engine, info: TableInfo) -> tuple[int, int]:
+        snapshot_of = getattr(reader, "read", None)  # an Engine: read the row and the records
+        if snapshot_of is not None:  # in one snapshot, so that no other worker's fold falls between
+            with snapshot_of() as snapshot:
+                return Catalog.stats(snapshot, info)
         count, size, folded = _stats_row(reader, info.uid)
-        more_count, more_size, _ = reader.change_totals(info.name, folded)  # type: ignore[union-attr]
+        more_count, more_size, _ = reader.change_totals(info.name, folded)  # type: ignore[attr-defined]
         return count + more_count, size + more_size
 
     @staticmethod
