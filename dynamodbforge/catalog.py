@@ -240,16 +240,22 @@ def _stats_row(reader: Any, uid: int) -> tuple[int, int, int]:
     return count, size, _SEQ.unpack(folded)[0] if folded else 0
 
 
-def fold_all_stats(db: Any) -> int:
-    """fold_stats for every table; returns how many rows moved.  The server's maintenance
-    task runs it every second while the change log grows, and before trimming it."""
-    moved = 0
+def fold_all_stats(db: Any, after: int | None = None) -> int:
+    """fold_stats for every table (``after``: only for tables with change records after that
+    sequence); returns the sequence through which every table's records are now folded, if
+    they were up to ``after`` before.
+
+    The server's maintenance task passes what the previous call returned, every second
+    while the change log grows (one pass over the new records, not a query per table), and
+    folds every table before trimming the log."""
     with db.engine.write() as batch:
-        for name in db.catalog.names(batch, None):
+        through = batch.last_sequence()  # every writer waits for this batch: nothing is in flight
+        names = db.catalog.names(batch, None) if after is None else batch.changed_tables(after)
+        for name in names:
             info = db.catalog.find(name, batch)
             if info is not None:
-                moved += Catalog.fold_stats(batch, info)
-    return moved
+                Catalog.fold_stats(batch, info)
+    return through
 
 
 def _flush_counters(reader: Any) -> None:

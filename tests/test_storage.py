@@ -258,3 +258,30 @@ def test_a_data_directory_from_before_sized_change_records_keeps_its_statistics(
     fold_all_stats(db)
     assert _stats(call) == (4, 16)
     db.engine.close()
+
+
+def test_a_fold_after_a_sequence_folds_only_the_tables_written_since(tmp_path):
+    """The maintenance task's fold every second passes one over the new change records,
+    not a query per table; the tables it skips had nothing to fold."""
+    from dynamodbforge.catalog import FOLDED_PREFIX, fold_all_stats
+
+    db, call = _service(str(tmp_path / "db.sqlite3"))
+    for name in ("one", "two"):
+        call("CreateTable", {"TableName": name, "BillingMode": "PAY_PER_REQUEST",
+                             "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                             "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]})
+        call("PutItem", {"TableName": name, "Item": {"pk": {"S": "a"}}})
+
+    def folded(name: str) -> int:
+        uid = db.catalog.find(name).uid
+        return int.from_bytes(db.engine.get(FOLDED_PREFIX + uid.to_bytes(8, "big")), "big")
+
+    through = fold_all_stats(db)
+    assert through == db.engine.last_sequence() == folded("two") > folded("one") > 0
+    call("PutItem", {"TableName": "one", "Item": {"pk": {"S": "b"}}})
+    before_two = folded("two")
+    assert fold_all_stats(db, through) == db.engine.last_sequence() == folded("one")
+    assert folded("two") == before_two  # nothing new: not even looked at
+    for name, count in (("one", 2), ("two", 1)):
+        assert call("DescribeTable", {"TableName": name})["Table"]["ItemCount"] == count
+    db.engine.close()

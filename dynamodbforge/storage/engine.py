@@ -59,6 +59,10 @@ class WriteBatch(StatsReader, Protocol):
 
     def log_change(self, record: ChangeRecord) -> None: ...
 
+    def changed_tables(self, after_sequence: int) -> list[str]:
+        """Names of the tables with change records after ``after_sequence``."""
+        ...
+
     def last_sequence(self) -> int:
         """Highest change sequence assigned so far, as this batch sees it (0: none)."""
         ...

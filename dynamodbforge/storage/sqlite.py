@@ -130,6 +130,10 @@ class _Batch:
     def change_totals(self, table: str, after_sequence: int) -> tuple[int, int, int]:
         return change_totals_of(self._cur.connection, table, after_sequence)
 
+    def changed_tables(self, after_sequence: int) -> list[str]:
+        return [r[0] for r in self._cur.execute(
+            "SELECT DISTINCT tbl FROM changelog WHERE seq > ? AND tbl != ''", (after_sequence,))]
+
     def last_sequence(self) -> int:
         return last_sequence_of(self._cur.connection)
 

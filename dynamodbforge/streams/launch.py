@@ -128,14 +128,12 @@ async def _maintenance(db: Any) -> None:
     the log trimmed."""
     loop = asyncio.get_running_loop()
     next_trim = loop.time() + retention.MAINTENANCE_INTERVAL_SECONDS
-    folded_at = -1  # the first round folds what an earlier run left
+    folded_through: int | None = None  # the first round folds every table (what an earlier run left)
     while True:
         await asyncio.sleep(STATS_FOLD_INTERVAL_SECONDS)
         try:
-            sequence = db.engine.last_sequence()
-            if sequence != folded_at:
-                fold_all_stats(db)
-                folded_at = sequence
+            if folded_through is None or db.engine.last_sequence() != folded_through:
+                folded_through = fold_all_stats(db, folded_through)
             if loop.time() >= next_trim:
                 next_trim = loop.time() + retention.MAINTENANCE_INTERVAL_SECONDS
                 # in slices, letting requests in between: a day of changes can be millions of rows
