@@ -55,7 +55,8 @@ def main() -> None:
     path = None
     if args.data_dir:
         os.makedirs(args.data_dir, exist_ok=True)
-        path = tempfile.mktemp(suffix=".sqlite3", dir=args.data_dir)
+        fd, path = tempfile.mkstemp(suffix=".sqlite3", dir=args.data_dir)  # an empty file: a new database
+        os.close(fd)
     svc = service(path)
     if args.profile:
         profile = cProfile.Profile()

@@ -13,13 +13,12 @@ from typing import Any
 import orjson
 
 from dynamodbforge import errors
-from dynamodbforge.storage.engine import Engine, Reader, WriteBatch
+from dynamodbforge.storage.engine import Engine, Reader, StatsReader, WriteBatch
 from dynamodbforge.storage.keycodec import prefix_successor
 
 TABLE_PREFIX = b"\x00T"  # + table name -> table metadata JSON
 UID_COUNTER = b"\x00U"  # -> next table uid
-STATS_PREFIX = b"\x00S"  # + uid -> (item count, size bytes), up to FOLDED_PREFIX's sequence
-FOLDED_PREFIX = b"\x00F"  # + uid -> the change sequence the statistics row holds records up to
+STATS_PREFIX = b"\x00S"  # + uid -> (item count, size bytes, change sequence they hold records up to)
 ITEM_PREFIX = b"\x01"  # + uid + encoded keys -> item JSON
 # secondary indexes (layout in indexes.py)
 INDEX_PREFIX = b"\x02"  # + uid + index number(2) + entry key -> projected item JSON
@@ -27,8 +26,8 @@ INDEX_STATS_PREFIX = b"\x00I"  # + uid + index number -> (item count, size bytes
 COLLECTION_PREFIX = b"\x00C"  # + uid + encoded partition key -> item collection size (tables with LSIs)
 JOB_PREFIX = b"\x00J"  # + uid + index number -> background backfill / drop job
 
-_STATS = struct.Struct(">qq")
-_SEQ = struct.Struct(">q")
+_STATS = struct.Struct(">qqq")
+_STATS_BEFORE_SIZED_RECORDS = struct.Struct(">qq")  # rows written before change records carried sizes
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +166,7 @@ class Catalog:
         raw = batch.get(UID_COUNTER)
         uid = int(raw) + 1 if raw else 1
         batch.put(UID_COUNTER, str(uid).encode())
-        batch.put(FOLDED_PREFIX + uid.to_bytes(8, "big"), _SEQ.pack(batch.last_sequence()))
+        batch.put(STATS_PREFIX + uid.to_bytes(8, "big"), _STATS.pack(0, 0, batch.last_sequence()))
         return uid
 
     @staticmethod
@@ -178,10 +177,8 @@ class Catalog:
     @staticmethod
     def drop(batch: WriteBatch, info: TableInfo) -> None:
         metadata_changed(batch)
-        _flush_counters(batch)  # a pending addition must not bring the statistics row back
         batch.delete(TABLE_PREFIX + info.name.encode())
         batch.delete(STATS_PREFIX + info.uid.to_bytes(8, "big"))
-        batch.delete(FOLDED_PREFIX + info.uid.to_bytes(8, "big"))
         batch.delete_range(info.item_prefix, prefix_successor(info.item_prefix))
         uid = info.uid.to_bytes(8, "big")  # index entries, their statistics, collections, jobs
         for prefix in (INDEX_PREFIX + uid, INDEX_STATS_PREFIX + uid, COLLECTION_PREFIX + uid, JOB_PREFIX + uid):
@@ -194,74 +191,59 @@ class Catalog:
     # commit was a WAL page per single-item write; fold_stats moves the records' sums into
     # the row now and then (and before the change log is trimmed), keeping reads short.
     @staticmethod
-    def stats(reader: Reader | Engine, info: TableInfo) -> tuple[int, int]:
-        snapshot_of = getattr(reader, "read", None)  # an Engine: read the row and the records
-        if snapshot_of is not None:  # in one snapshot, so that no other worker's fold falls between
-            with snapshot_of() as snapshot:
-                return Catalog.stats(snapshot, info)
+    def stats(reader: StatsReader, info: TableInfo) -> tuple[int, int]:
+        """(ItemCount, TableSizeBytes).  ``reader``: one snapshot (``engine.read()``), so that
+        no other worker's fold falls between reading the row and the records."""
         count, size, folded = _stats_row(reader, info.uid)
-        more_count, more_size, _ = reader.change_totals(info.name, folded)  # type: ignore[attr-defined]
+        more_count, more_size, _ = reader.change_totals(info.name, folded)
         return count + more_count, size + more_size
 
     @staticmethod
-    def fold_stats(batch: WriteBatch, info: TableInfo) -> bool:
-        """Add the table's change records after the row's sequence into its statistics row
-        (False: there were none)."""
+    def fold_stats(batch: WriteBatch, info: TableInfo) -> None:
+        """Add the table's change records after the row's sequence into its statistics row."""
         count, size, folded = _stats_row(batch, info.uid)
         more_count, more_size, last = batch.change_totals(info.name, folded)
-        if last <= folded:
-            return False
-        uid = info.uid.to_bytes(8, "big")
-        batch.put(STATS_PREFIX + uid, _STATS.pack(count + more_count, size + more_size))
-        batch.put(FOLDED_PREFIX + uid, _SEQ.pack(last))
-        return True
+        if last > folded:
+            batch.put(STATS_PREFIX + info.uid.to_bytes(8, "big"),
+                      _STATS.pack(count + more_count, size + more_size, last))
 
     @staticmethod
     def adjust_stats(batch: WriteBatch, info: TableInfo, count_delta: int, size_delta: int) -> None:
         """For writes without change records of their own (restores, imports)."""
-        key = STATS_PREFIX + info.uid.to_bytes(8, "big")
-        add = getattr(batch, "add_to_counter", None)
-        if add is not None:  # applied once per transaction (storage/sqlite.py)
-            add(key, (count_delta, size_delta))
-            return
-        raw = batch.get(key)
-        count, size = _STATS.unpack(raw) if raw else (0, 0)
-        batch.put(key, _STATS.pack(count + count_delta, size + size_delta))
+        count, size, folded = _stats_row(batch, info.uid)
+        batch.put(STATS_PREFIX + info.uid.to_bytes(8, "big"),
+                  _STATS.pack(count + count_delta, size + size_delta, folded))
 
 
-def _stats_row(reader: Any, uid: int) -> tuple[int, int, int]:
-    """(count, size, sequence) of a statistics row (sequence 0: a table from before change
-    records carried sizes, whose row holds every record the log has)."""
-    _flush_counters(reader)
-    uid_bytes = uid.to_bytes(8, "big")
-    raw = reader.get(STATS_PREFIX + uid_bytes)
-    folded = reader.get(FOLDED_PREFIX + uid_bytes)
-    count, size = _STATS.unpack(raw) if raw else (0, 0)
-    return count, size, _SEQ.unpack(folded)[0] if folded else 0
+def _stats_row(reader: Reader, uid: int) -> tuple[int, int, int]:
+    """(count, size, sequence) of a statistics row (sequence 0: a row from before change
+    records carried sizes, which holds every record the log has)."""
+    raw = reader.get(STATS_PREFIX + uid.to_bytes(8, "big"))
+    if raw is None:
+        return 0, 0, 0
+    if len(raw) == _STATS_BEFORE_SIZED_RECORDS.size:
+        return (*_STATS_BEFORE_SIZED_RECORDS.unpack(raw), 0)
+    return _STATS.unpack(raw)
 
 
 def fold_all_stats(db: Any, after: int | None = None) -> int:
-    """fold_stats for every table (``after``: only for tables with change records after that
-    sequence); returns the sequence through which every table's records are now folded, if
-    they were up to ``after`` before.
-
-    The server's maintenance task passes what the previous call returned, every second
-    while the change log grows (one pass over the new records, not a query per table), and
-    folds every table before trimming the log."""
+    """fold_stats_in a write batch of its own; returns the sequence through which every
+    table's records are now folded, if they were up to ``after`` before.  The server's
+    maintenance task calls it every second while the change log grows, passing what the
+    previous call returned."""
     with db.engine.write() as batch:
-        through = batch.last_sequence()  # every writer waits for this batch: nothing is in flight
-        names = db.catalog.names(batch, None) if after is None else batch.changed_tables(after)
-        for name in names:
-            info = db.catalog.find(name, batch)
-            if info is not None:
-                Catalog.fold_stats(batch, info)
+        return fold_stats_in(db, batch, after)
+
+
+def fold_stats_in(db: Any, batch: WriteBatch, after: int | None = None) -> int:
+    """fold_stats for every table (``after``: only the tables with change records after that
+    sequence: one pass over the new records, not a query per table); see fold_all_stats."""
+    through = batch.last_sequence()  # every other writer waits for this batch: nothing is in flight
+    for name in db.catalog.names(batch, None) if after is None else batch.changed_tables(after):
+        info = db.catalog.find(name, batch)
+        if info is not None:
+            Catalog.fold_stats(batch, info)
     return through
-
-
-def _flush_counters(reader: Any) -> None:
-    flush = getattr(reader, "flush_counters", None)
-    if flush is not None:
-        flush()
 
 
 def metadata_changed(batch: WriteBatch) -> None:

@@ -64,19 +64,6 @@ def test_batch_without_its_own_undo_that_fails_after_writing_rolls_the_whole_gro
     assert engine.get(b"d") == b"4"
 
 
-def test_counter_additions_commit_with_their_group_only(engine):
-    with engine.write() as batch:
-        batch.add_to_counter(b"n", (1, 10))
-    with pytest.raises(Refused):
-        with engine.write() as batch:
-            batch.add_to_counter(b"n", (5, 50))
-            raise Refused
-    with engine.write() as batch:
-        batch.add_to_counter(b"n", (1, 10))
-    engine.commit_group()
-    assert engine.get(b"n") == (2).to_bytes(8, "big") + (20).to_bytes(8, "big")
-
-
 def test_change_log_trims_the_old_prefix_in_slices(tmp_path):
     from dynamodbforge.storage.engine import ChangeRecord
 
@@ -237,7 +224,9 @@ def test_trimming_the_change_log_folds_its_records_into_the_statistics_first(tmp
 def test_a_data_directory_from_before_sized_change_records_keeps_its_statistics(tmp_path):
     """Such a directory's statistics rows hold every change record it has; its records have
     no size, and its change log no dsize column until the engine adds it."""
-    from dynamodbforge.catalog import FOLDED_PREFIX, fold_all_stats
+    import struct
+
+    from dynamodbforge.catalog import STATS_PREFIX, fold_all_stats
 
     path = str(tmp_path / "db.sqlite3")
     db, call = _service(path)
@@ -245,9 +234,10 @@ def test_a_data_directory_from_before_sized_change_records_keeps_its_statistics(
     for i in range(3):
         _put(call, f"k{i}")
     fold_all_stats(db)
+    uid = db.catalog.find("tbl").uid
     db.engine.close()
     conn = sqlite3.connect(path)  # make it look like one written before: rows hold all, no sizes
-    conn.execute("DELETE FROM kv WHERE k >= ? AND k < ?", (FOLDED_PREFIX, FOLDED_PREFIX + b"\xff"))
+    conn.execute("UPDATE kv SET v = ? WHERE k = ?", (struct.pack(">qq", 3, 12), STATS_PREFIX + uid.to_bytes(8, "big")))
     conn.execute("ALTER TABLE changelog DROP COLUMN dsize")
     conn.commit()
     conn.close()
@@ -263,7 +253,7 @@ def test_a_data_directory_from_before_sized_change_records_keeps_its_statistics(
 def test_a_fold_after_a_sequence_folds_only_the_tables_written_since(tmp_path):
     """The maintenance task's fold every second passes one over the new change records,
     not a query per table; the tables it skips had nothing to fold."""
-    from dynamodbforge.catalog import FOLDED_PREFIX, fold_all_stats
+    from dynamodbforge.catalog import STATS_PREFIX, fold_all_stats
 
     db, call = _service(str(tmp_path / "db.sqlite3"))
     for name in ("one", "two"):
@@ -274,7 +264,7 @@ def test_a_fold_after_a_sequence_folds_only_the_tables_written_since(tmp_path):
 
     def folded(name: str) -> int:
         uid = db.catalog.find(name).uid
-        return int.from_bytes(db.engine.get(FOLDED_PREFIX + uid.to_bytes(8, "big")), "big")
+        return int.from_bytes(db.engine.get(STATS_PREFIX + uid.to_bytes(8, "big"))[16:], "big")  # its sequence
 
     through = fold_all_stats(db)
     assert through == db.engine.last_sequence() == folded("two") > folded("one") > 0

@@ -404,7 +404,8 @@ def test_sweep_step_bounded_round_robin_and_lease():
         touched.append(next(iter(stats.scanned_by_table)))
     assert touched[:4] == ["a", "b", "a", "b"]  # one table never waits for the other's whole pass
     for name in ("a", "b"):
-        assert db.catalog.stats(db.engine, db.catalog.get(name))[0] == 100
+        with db.engine.read() as reader:
+            assert db.catalog.stats(reader, db.catalog.get(name))[0] == 100
     assert sweeper.sweep_step(db, now, owner="me").done  # the pass for this sweep time is over
     removes = [c for c in db.engine.changes(0, 10_000) if c.new_image is None]
     assert len(removes) == 400 and {c.user_identity for c in removes} == {"dynamodb.amazonaws.com"}
@@ -425,6 +426,7 @@ def test_disabling_stops_the_sweep():
         ttl.update_time_to_live(db, {"TableName": "c", "TimeToLiveSpecification": {**spec, "Enabled": False}})
         assert sweeper.sweep_step(db, now, owner="me").done
         assert ttl.describe_time_to_live(db, {"TableName": "c"}) == {"TimeToLiveDescription": {"TimeToLiveStatus": "DISABLED"}}
-        assert db.catalog.stats(db.engine, db.catalog.get("c"))[0] == 300 - 16
+        with db.engine.read() as reader:
+            assert db.catalog.stats(reader, db.catalog.get("c"))[0] == 300 - 16
     finally:
         state.OPTIONS.cooldown_seconds = 3600.0

@@ -365,7 +365,8 @@ def _progress(db: Database, result: StepResult, last_log: dict[tuple[str, str], 
     if job is None or info is None:
         return
     if result.op == "backfill":
-        total, _ = Catalog.stats(db.engine, info)
+        with db.engine.read() as reader:
+            total, _ = Catalog.stats(reader, info)
         pct = 100.0 * job["processed"] / total if total else 100.0
         log.info("Backfilling index %s of table %s: %d of %d items (%.0f%%), %.1f s", result.index, result.table,
                  job["processed"], total, min(pct, 100.0), db.clock() - job.get("started", db.clock()))

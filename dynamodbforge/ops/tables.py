@@ -21,7 +21,8 @@ from dynamodbforge.ops import backfill  # online GSI creation / deletion
 
 def _describe(db: Database, info: TableInfo, status: str = "ACTIVE") -> dict[str, Any]:
     desc = copy.deepcopy(info.description)
-    count, size = Catalog.stats(db.engine, info)
+    with db.engine.read() as reader:
+        count, size = Catalog.stats(reader, info)
     desc["TableStatus"] = status
     desc["ItemCount"] = count
     desc["TableSizeBytes"] = size

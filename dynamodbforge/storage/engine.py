@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +73,6 @@ class Engine(Protocol):
         """Latest committed value (a single consistent point read)."""
         ...
 
-    def change_totals(self, table: str, after_sequence: int) -> tuple[int, int, int]:
-        """As StatsReader.change_totals, on the latest committed state."""
-        ...
-
     def read(self) -> AbstractContextManager[StatsReader]:
         """A consistent snapshot for several reads."""
         ...
@@ -93,9 +89,11 @@ class Engine(Protocol):
 
     def changes(self, after_sequence: int, limit: int) -> list[ChangeRecord]: ...
 
-    def trim_changes(self, before_timestamp: float, max_rows: int = ...) -> int:
+    def trim_changes(self, before_timestamp: float, max_rows: int = ...,
+                     before_trim: Callable[[WriteBatch], Any] | None = None) -> int:
         """Remove up to ``max_rows`` change records older than ``before_timestamp`` (oldest
-        first); returns how many (``max_rows``: call again)."""
+        first); returns how many (``max_rows``: call again).  ``before_trim(batch)`` runs in
+        the same write batch first, and only if there is something to remove."""
         ...
 
     # per-table reads of the change log

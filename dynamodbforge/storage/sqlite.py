@@ -18,7 +18,7 @@ import sqlite3
 import struct
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator
 
 from dynamodbforge.storage.engine import ChangeRecord
 
@@ -60,32 +60,11 @@ CREATE TABLE IF NOT EXISTS changelog_horizon (tbl TEXT PRIMARY KEY, seq INTEGER 
 
 
 class _Batch:
-    __slots__ = ("_cur", "_engine", "_adds")
+    __slots__ = ("_cur", "_engine")
 
     def __init__(self, cur: sqlite3.Cursor, engine: "SQLiteEngine | None" = None) -> None:
         self._cur = cur
         self._engine = engine
-        self._adds: dict[bytes, list[int]] | None = None  # see add_to_counter
-
-    def add_to_counter(self, key: bytes, deltas: tuple[int, ...]) -> None:
-        """Add ``deltas`` to the counter at ``key`` (big-endian signed 64-bit integers).
-
-        Every write adjusts its table's statistics row; applied one by one, that is a
-        read and a write of the same row per request.  The additions are collected
-        instead, and applied once for the whole transaction just before it commits
-        (or sooner, when something reads a counter: flush_counters).
-        """
-        if self._adds is None:
-            self._adds = {}
-        _add_to_counter(self._adds, key, deltas)
-
-    def flush_counters(self) -> None:
-        """Apply every pending counter addition, so reads of counters see them."""
-        if self._engine is not None:
-            self._engine._apply_pending_counters(self._cur)
-        if self._adds:
-            _apply_counters(self._cur, self._adds)
-            self._adds = None
 
     def catalog_changed(self) -> None:
         """Table metadata changes in this batch: invalidate every process's catalog cache."""
@@ -136,39 +115,6 @@ class _Batch:
 
     def last_sequence(self) -> int:
         return last_sequence_of(self._cur.connection)
-
-
-def _add_to_counter(into: dict[bytes, list[int]], key: bytes, deltas: Sequence[int]) -> None:
-    current = into.get(key)
-    if current is None:
-        into[key] = list(deltas)
-    else:
-        for i, delta in enumerate(deltas):
-            current[i] += delta
-
-
-def _merge_counters(into: dict[bytes, list[int]], adds: dict[bytes, list[int]]) -> None:
-    for key, deltas in adds.items():
-        _add_to_counter(into, key, deltas)
-
-
-def _apply_counters(cur: sqlite3.Cursor, adds: dict[bytes, list[int]]) -> None:
-    for key, deltas in adds.items():
-        codec = _counter_codec(len(deltas))
-        row = cur.execute("SELECT v FROM kv WHERE k = ?", (key,)).fetchone()
-        values = codec.unpack(row[0]) if row else (0,) * len(deltas)
-        cur.execute("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)",
-                    (key, codec.pack(*(v + d for v, d in zip(values, deltas)))))
-
-
-_COUNTER_CODECS: dict[int, struct.Struct] = {}
-
-
-def _counter_codec(n: int) -> struct.Struct:
-    codec = _COUNTER_CODECS.get(n)
-    if codec is None:
-        codec = _COUNTER_CODECS[n] = struct.Struct(">" + "q" * n)
-    return codec
 
 
 def first_sequence_later_than(conn: sqlite3.Connection, instant: float, lo: int, hi: int, *,
@@ -264,7 +210,6 @@ class SQLiteEngine:
         self._group_open = False
         self._read_open = False  # see _begin_read_snapshot
         self._group_failed = False  # see write(undo_alone=False)
-        self._counters: dict[bytes, list[int]] = {}  # additions of the group's finished batches
         self._schedule_commit: Callable[[], None] = lambda: None
         conn = self._conn
         if path is not None:
@@ -398,11 +343,8 @@ class SQLiteEngine:
                 self._after_commit()
                 raise sqlite3.OperationalError("a write batch failed midway; its group was rolled back")
             try:
-                if self._counters:
-                    self._apply_pending_counters(self._conn.cursor())
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._counters.clear()
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
@@ -443,19 +385,6 @@ class SQLiteEngine:
         finally:
             fcntl.flock(self._gen_fd, fcntl.LOCK_UN)
 
-    def flush_counters(self) -> None:
-        """Apply the open group's pending counter additions (see _Batch.add_to_counter)."""
-        with self._lock:
-            if self._counters and self._group_open:
-                self._apply_pending_counters(self._conn.cursor())
-
-    def _apply_pending_counters(self, cur: sqlite3.Cursor) -> None:
-        """Apply the group's pending counter additions (inside its open transaction)."""
-        with self._lock:
-            if self._counters:
-                pending, self._counters = self._counters, {}
-                _apply_counters(cur, pending)
-
     def _open_in_group(self, savepoint: bool) -> _Batch:
         conn = self._conn
         if self._group_failed:
@@ -472,20 +401,17 @@ class SQLiteEngine:
 
     def _close_in_group(self, batch: _Batch, failed: bool, savepoint: bool, changes_before: int) -> None:
         conn = self._conn
-        if failed:  # its counter additions go with it
+        if failed:
             if savepoint:
                 conn.execute("ROLLBACK TO batch")
                 conn.execute("RELEASE batch")
             elif conn.total_changes != changes_before:  # it wrote, then failed: undo the group
                 self._group_failed = True
-                self._counters.clear()
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
             return
         if savepoint:
             conn.execute("RELEASE batch")
-        if batch._adds:  # the batch is part of the group now: so are its additions
-            _merge_counters(self._counters, batch._adds)
 
     def _open_alone(self) -> _Batch:
         """A batch from another thread: a transaction of its own, after the group's."""
@@ -494,16 +420,10 @@ class SQLiteEngine:
         self._conn.execute("BEGIN IMMEDIATE")
         return _Batch(self._conn.cursor(), self)
 
-    def _close_alone(self, batch: _Batch, failed: bool) -> None:
-        conn = self._conn
+    def _close_alone(self, failed: bool) -> None:
         try:
-            if not failed and batch._adds:
-                _apply_counters(batch._cur, batch._adds)
-        except BaseException:
-            failed = True
-            raise
+            self._conn.execute("ROLLBACK" if failed else "COMMIT")
         finally:
-            conn.execute("ROLLBACK" if failed else "COMMIT")
             self._after_commit()
 
 
@@ -522,7 +442,8 @@ class SQLiteEngine:
             for r in rows
         ]
 
-    def trim_changes(self, before_timestamp: float, max_rows: int = TRIM_CHUNK_ROWS) -> int:
+    def trim_changes(self, before_timestamp: float, max_rows: int = TRIM_CHUNK_ROWS,
+                     before_trim: Callable[[_Batch], Any] | None = None) -> int:
         """Remove change records older than ``before_timestamp``, at most ``max_rows`` of them
         (call again while it returns ``max_rows``).
 
@@ -536,13 +457,17 @@ class SQLiteEngine:
         event loop, and a write batch waits for the write lock, which the checkpointer
         holds for as long as a forced RESTART takes (60-330 ms measured), stalling every
         request of that worker meanwhile.  With nothing to trim, no write lock is taken.
+        ``before_trim(batch)`` runs first in the trimming batch (table statistics fold what
+        trimming takes away: catalog.fold_stats_in).
         """
         with self.read() as reader:  # the oldest record that is not the blanked newest one
             oldest = reader._cur.execute(
                 "SELECT ts FROM changelog WHERE tbl != '' ORDER BY seq LIMIT 1").fetchone()
         if oldest is None or oldest[0] >= before_timestamp:
             return 0
-        with self.write() as _:
+        with self.write() as batch:
+            if before_trim is not None:
+                before_trim(batch)
             conn = self._conn
             first, last = conn.execute("SELECT min(seq), max(seq) FROM changelog").fetchone()
             if first is None:
@@ -594,10 +519,6 @@ class SQLiteEngine:
         with self._lock:
             return last_sequence_of(self._conn)
 
-    def change_totals(self, table: str, after_sequence: int) -> tuple[int, int, int]:
-        with self.read() as reader:
-            return reader.change_totals(table, after_sequence)
-
     def trim_horizon(self, table: str) -> int:
         row = self._conn.execute("SELECT seq FROM changelog_horizon WHERE tbl = ?", (table,)).fetchone()
         return int(row[0]) if row else 0
@@ -648,6 +569,6 @@ class _WriteContext:
             if self._grouped:
                 engine._close_in_group(self._batch, exc_type is not None, self._savepoint, self._changes_before)
             else:
-                engine._close_alone(self._batch, exc_type is not None)
+                engine._close_alone(exc_type is not None)
         finally:
             engine._lock.release()

@@ -10,9 +10,9 @@ stream readers also skip records older than the *stream* retention (``stream_cut
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from typing import Any, Callable
 
-from dynamodbforge.catalog import fold_all_stats
+from dynamodbforge.catalog import fold_stats_in
 from dynamodbforge.database import Database
 from dynamodbforge.streams import metadata
 
@@ -57,9 +57,11 @@ def maintain(db: Database, max_rows: int | None = None) -> int:
     cutoff_ts = now - changelog_retention_seconds()
     slice_rows = max_rows or MAINTENANCE_SLICE_ROWS
     trimmed = 0
-    fold_all_stats(db)  # table statistics hold what trimming takes away (Catalog.stats)
+    def fold(batch: Any) -> None:  # table statistics first take in what trimming takes away
+        fold_stats_in(db, batch)
+
     while True:
-        n = db.engine.trim_changes(cutoff_ts, slice_rows)
+        n = db.engine.trim_changes(cutoff_ts, slice_rows, before_trim=fold)
         trimmed += n
         if max_rows is not None or n < slice_rows:
             break
