@@ -1,7 +1,7 @@
 """Benchmark DynamoDBForge side by side with its peers, on one harness.
 
     python -m bench.run                       # 100,000 items, all systems, ~10 s per measurement
-    python -m bench.run --quick --out DIR     # CI smoke run: 1,000 items, 1 s, DynamoDBForge + null server
+    python -m bench.run --quick --out DIR     # CI smoke run: 1,000 items, 1 s, DynamoDBForge + floor + null server
     python -m bench.run --items 1000000 --systems ddbforge   # the 1M-item targets (manual, slow)
 
 For every system: start it as a subprocess on a free port (time to first successful
@@ -10,6 +10,10 @@ request = start-up), create table ``bench`` (hash pk S, range sk N), preload N i
 for throughput, 1 connection for p50/p99/p99.9 latency (bench/lua/*.lua). Peak RSS of the
 server's process tree is sampled every 100 ms; the data directory is measured after
 preload. Server and wrk are pinned to different cores with taskset where possible.
+Two reference servers frame the figures: the null server (bench/nullserver.py, a fixed
+reply: the harness's ceiling) and the floor server (bench/floorserver.py: the benchmark's
+requests stored durably the way DynamoDBForge stores them, with nothing of DynamoDB: the
+least a Python server on this storage spends).
 For the table-size target, DynamoDBForge's Query p50 at one connection on a small table
 (--query-scale-items) and on the measured one are taken in alternating rounds, both
 servers running, and their medians compared.
@@ -79,6 +83,8 @@ def systems(args: argparse.Namespace) -> dict[str, System]:
             "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"]),
         "moto": System("moto", "moto server", lambda p, d: [sys.executable, "-m", "moto.server", "-p", str(p)],
                        on_disk=False, max_items=args.moto_items),
+        "floor": System("floor", "floor server (Python + SQLite, no DynamoDB)", lambda p, d: [
+            sys.executable, str(BENCH / "floorserver.py"), "--port", str(p), "--data-dir", d]),
         "null": System("null", "null server (harness ceiling)",
                        lambda p, d: [sys.executable, str(BENCH / "nullserver.py"), "--port", str(p)],
                        on_disk=False, preload=False),
@@ -498,8 +504,8 @@ def compile_package() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Benchmark DynamoDBForge against its peers (needs wrk).")
-    ap.add_argument("--systems", default="ddbforge,ddbforge-w2,dynalite,moto,null",
-                    help="comma-separated: ddbforge, ddbforge-w2, dynalite, moto, null")
+    ap.add_argument("--systems", default="ddbforge,ddbforge-w2,dynalite,moto,floor,null",
+                    help="comma-separated: ddbforge, ddbforge-w2, dynalite, moto, floor, null")
     ap.add_argument("--items", type=int, default=100_000, help="items to preload (default 100,000)")
     ap.add_argument("--seconds", type=float, default=10, help="seconds per wrk measurement (default 10)")
     ap.add_argument("--connections", type=int, default=32, help="connections for throughput (default 32)")
@@ -510,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--query-scale-rounds", type=int, default=3,
                     help="alternating rounds of that comparison, each half --seconds per table (default 3)")
     ap.add_argument("--quick", action="store_true",
-                    help="CI smoke run: 1,000 items, 1 s per measurement, DynamoDBForge + null server")
+                    help="CI smoke run: 1,000 items, 1 s per measurement, DynamoDBForge + floor + null server")
     ap.add_argument("--out", default=str(BENCH / "results"), help="directory for latest.json / latest.md")
     ap.add_argument("--no-pin", action="store_true", help="do not pin server and wrk to cores")
     ap.add_argument("--no-progress", action="store_true", help="no preload progress bar")
@@ -518,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.items, args.seconds, args.query_scale_items, args.query_scale_rounds = 1000, 1, 200, 1
         if args.systems == ap.get_default("systems"):
-            args.systems = "ddbforge,null"
+            args.systems = "ddbforge,floor,null"
     if not shutil.which("wrk"):
         log("wrk is not installed (apt-get install wrk)")
         return 2

@@ -2,8 +2,8 @@
 
     python -m bench.stalls --endpoint http://127.0.0.1:8000 --op PutItem --seconds 10
 
-wrk reports percentiles corrected for coordinated omission, which tell that a server
-stalls but not when or how long.  This client sends PutItem (new items) or UpdateItem
+wrk reports percentiles, which tell that a server stalls but not when or how long (and
+wrk does not correct them for coordinated omission; wrk2 does).  This client sends PutItem (new items) or UpdateItem
 (``SET #c = #c + :one`` on preloaded items, see bench/preload.py) back to back on one
 keep-alive connection and prints the percentiles it saw and every answer slower than
 ``--threshold`` milliseconds, with its offset into the run: a stall that repeats every

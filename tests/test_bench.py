@@ -1,5 +1,5 @@
 """The benchmark tool works: ``python -m bench.run --quick`` runs every operation against
-DynamoDBForge and the null server with zero non-2xx responses and writes its results.
+DynamoDBForge, the floor server and the null server with zero non-2xx responses and writes its results.
 Nothing about speed is asserted."""
 from __future__ import annotations
 
@@ -40,9 +40,10 @@ def test_quick_benchmark_runs_every_operation_without_errors(tmp_path: Path) -> 
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     results = json.loads((tmp_path / "latest.json").read_text())
     md = (tmp_path / "latest.md").read_text()
-    assert set(results["systems"]) == {"ddbforge", "null"}
+    assert set(results["systems"]) == {"ddbforge", "floor", "null"}
     forge = results["systems"]["ddbforge"]
     assert forge["items"] == 1000 and forge["verify"] == "ok"
+    assert results["systems"]["floor"]["verify"] == "ok"  # the floor server stores what it is sent
     assert forge["startup_s"] > 0 and forge["peak_rss_bytes"] > 0 and forge["disk_bytes"] > 0
     for name, system in results["systems"].items():
         assert "error" not in system, system
