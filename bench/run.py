@@ -44,6 +44,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 if __package__ in (None, ""):  # `python bench/run.py`
     sys.path.insert(0, str(ROOT))
+from bench import wire  # noqa: E402
 from bench.preload import Client, DynamoError, create_table, item, preload  # noqa: E402
 
 OPS = ["GetItem", "PutItem", "UpdateItem", "Query", "BatchWriteItem"]
@@ -249,17 +250,21 @@ class Server:
 
 
 def run_wrk(endpoint: str, op: str, keys: int, connections: int, seconds: float, cpus: str | None,
-            server_pid: int | None = None) -> dict[str, Any]:
+            server_pid: int | None = None, capture: wire.Capture | None = None) -> dict[str, Any]:
     """One wrk run. Also measures the CPU used by *other* processes on the machine meanwhile
     ("foreign_cores": average cores busy with anything but the server, wrk and this runner),
-    so a run disturbed by a noisy neighbour is flagged instead of silently reported."""
+    so a run disturbed by a noisy neighbour is flagged instead of silently reported.
+    With ``capture``, the run is also captured on the loopback interface ("wire_latency_us",
+    see bench/wire.py)."""
     cmd = taskset(cpus) + ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
                            "--latency", "-s", str(BENCH / "lua" / LUA[op]), endpoint + "/"]
     env = {**os.environ, "TABLE": TABLE, "KEYS": str(keys), "BENCH_LUA": str(BENCH / "lua"),
            "RUN_ID": f"{int(time.time() * 1000) % 10**9}{connections}"}
     t0, busy0, own0 = time.monotonic(), machine_busy_seconds(), own_cpu_seconds()
     srv0 = tree_cpu_seconds(server_pid) if server_pid else 0.0
+    capturing = capture is not None and capture.start()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    seen_on_wire = capture.stop() if capturing and capture is not None else None
     srv = (tree_cpu_seconds(server_pid) - srv0) if server_pid else 0.0
     foreign = machine_busy_seconds() - busy0 - (own_cpu_seconds() - own0) - srv
     foreign_cores = max(0.0, foreign / max(time.monotonic() - t0, 1e-9))
@@ -269,6 +274,8 @@ def run_wrk(endpoint: str, op: str, keys: int, connections: int, seconds: float,
             res["rps"] = res["requests"] / max(res["duration_us"] / 1e6, 1e-9)
             res["connections"] = connections
             res["foreign_cores"] = round(foreign_cores, 3)
+            if seen_on_wire is not None:
+                res["wire_latency_us"] = seen_on_wire
             return res
     raise RuntimeError(f"wrk printed no result (rc {proc.returncode}): {proc.stdout[-500:]} {proc.stderr[-500:]}")
 
@@ -319,7 +326,8 @@ def measure(system: System, args: argparse.Namespace, workdir: Path) -> dict[str
             keys = max(items, 10) if system.preload else 10
             pid = server.proc.pid if server.proc else None
             thr = run_wrk(server.endpoint, op, keys, args.connections, args.seconds, client_cpus, pid)
-            lat = run_wrk(server.endpoint, op, keys, 1, args.seconds, client_cpus, pid)
+            capture = wire.Capture(server.port, str(workdir / f"{system.name}-{op}.pcap")) if args.wire else None
+            lat = run_wrk(server.endpoint, op, keys, 1, args.seconds, client_cpus, pid, capture)
             res["ops"][op] = {"throughput": thr, "latency": lat}
             log(f"[{system.name}] {op:<15} {thr['rps']:>9,.0f} req/s @{args.connections}   "
                 f"p50 {lat['latency_us']['p50'] / 1000:.2f} ms  p99 {lat['latency_us']['p99'] / 1000:.2f} ms  "
@@ -413,7 +421,9 @@ def targets(results: dict[str, Any], args: argparse.Namespace) -> list[dict[str,
                 add(f"{who}: {op} throughput >= 2x dynalite", a >= 2 * b, f"{a:,.0f} vs {b:,.0f} req/s ({a / b:.2f}x)")
         for op, limit in (("GetItem", 1.0), ("PutItem", 1.0), ("UpdateItem", 1.0), ("Query", 2.0)):
             p99 = me["ops"][op]["latency"]["latency_us"]["p99"] / 1000
-            add(f"{who}: {op} p99 @1 connection < {limit:g} ms", p99 < limit, f"{p99:.2f} ms")
+            seen = me["ops"][op]["latency"].get("wire_latency_us")
+            on_wire = f" (on the wire: {seen['p99'] / 1000:.2f} ms)" if seen else ""
+            add(f"{who}: {op} p99 @1 connection < {limit:g} ms", p99 < limit, f"{p99:.2f} ms{on_wire}")
         scale = me.get("query_scale")
         if scale:
             a, b = scale["small_p50_us"], scale["large_p50_us"]
@@ -442,7 +452,11 @@ def markdown(results: dict[str, Any]) -> str:
         f"Python {m['python']}, node {m['node']}, {m['wrk'].split(' Copyright')[0]}.",
         f"Command: `{meta['command']}` — {meta['items']:,} items of ~200 bytes, {meta['seconds']:g} s per "
         f"measurement; throughput with {meta['connections']} connections, latency (p50 / p99 / p99.9, ms) "
-        "with 1 connection. (×) = ratio to DynamoDBForge (1 worker).",
+        "with 1 connection. (×) = ratio to DynamoDBForge (1 worker)."
+        + (" *On the wire*: the same one-connection requests captured on the loopback interface with tcpdump, "
+           "from each request's first packet to its answer's (bench/wire.py)." if any(
+               op.get("latency", {}).get("wire_latency_us") for s in systems_.values() if "error" not in s
+               for op in s["ops"].values()) else ""),
         "",
         "| operation | metric | " + " | ".join(systems_[n]["label"] for n in names) + " |",
         "|---|---|" + "---|" * len(names),
@@ -458,6 +472,10 @@ def markdown(results: dict[str, Any]) -> str:
             row_l.append(f"{fmt_ms(lat['p50'])} / {fmt_ms(lat['p99'])} / {fmt_ms(lat['p99.9'])}")
         lines.append(f"| {op} | req/s @{meta['connections']} | " + " | ".join(row_t) + " |")
         lines.append("|  | latency @1 | " + " | ".join(row_l) + " |")
+        seen = [systems_[n]["ops"][op]["latency"].get("wire_latency_us") for n in names]
+        if any(seen):
+            lines.append("|  | latency @1 on the wire | " + " | ".join(
+                f"{fmt_ms(w['p50'])} / {fmt_ms(w['p99'])} / {fmt_ms(w['p99.9'])}" if w else "—" for w in seen) + " |")
 
     def row(label: str, f: Callable[[dict[str, Any]], str]) -> None:
         lines.append(f"| {label} |  | " + " | ".join(f(systems_[n]) for n in names) + " |")
@@ -520,11 +538,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(BENCH / "results"), help="directory for latest.json / latest.md")
     ap.add_argument("--no-pin", action="store_true", help="do not pin server and wrk to cores")
     ap.add_argument("--no-progress", action="store_true", help="no preload progress bar")
+    ap.add_argument("--no-wire", action="store_true",
+                    help="do not capture the one-connection runs with tcpdump (see bench/wire.py)")
     args = ap.parse_args(argv)
     if args.quick:
         args.items, args.seconds, args.query_scale_items, args.query_scale_rounds = 1000, 1, 200, 1
         if args.systems == ap.get_default("systems"):
             args.systems = "ddbforge,floor,null"
+    args.wire = not args.no_wire and wire.available()
     if not shutil.which("wrk"):
         log("wrk is not installed (apt-get install wrk)")
         return 2

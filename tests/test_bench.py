@@ -15,6 +15,9 @@ from conftest import create_table, make_client
 from server_process import ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench import wire  # noqa: E402 - the repository's bench/, not an installed package
+
 OPS = ["GetItem", "PutItem", "UpdateItem", "Query", "BatchWriteItem"]
 
 
@@ -44,6 +47,13 @@ def test_quick_benchmark_runs_every_operation_without_errors(tmp_path: Path) -> 
     forge = results["systems"]["ddbforge"]
     assert forge["items"] == 1000 and forge["verify"] == "ok"
     assert results["systems"]["floor"]["verify"] == "ok"  # the floor server stores what it is sent
+    if wire.available():  # each one-connection run was also captured on the loopback interface
+        for op in OPS:
+            seen = forge["ops"][op]["latency"]["wire_latency_us"]
+            # tcpdump can miss a run's first moments: most of wrk's requests, never more
+            assert 0.5 * forge["ops"][op]["latency"]["requests"] <= seen["requests"] <= forge["ops"][op]["latency"]["requests"] + 1, op
+            assert 0 < seen["p50"] <= seen["p99"] <= seen["max"], op
+        assert "on the wire" in md
     assert forge["startup_s"] > 0 and forge["peak_rss_bytes"] > 0 and forge["disk_bytes"] > 0
     for name, system in results["systems"].items():
         assert "error" not in system, system
@@ -106,3 +116,24 @@ def test_inprocess_profiler_times_puts_that_really_land(tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM changelog WHERE tbl = 'bench'").fetchone()[0] == 300
     finally:
         conn.close()
+
+
+def test_wire_latencies_pair_each_request_with_its_answer() -> None:
+    """bench/wire.py: per connection, a request's first data packet to its answer's first."""
+    lines = [
+        "100.000000 IP 127.0.0.1.5000 > 127.0.0.1.8000: Flags [S], seq 1, length 0",
+        "100.001000 IP 127.0.0.1.5000 > 127.0.0.1.8000: Flags [P.], seq 1:600, length 600",
+        "100.001100 IP 127.0.0.1.5000 > 127.0.0.1.8000: Flags [P.], seq 600:900, length 300",  # same request
+        "100.001500 IP 127.0.0.1.8000 > 127.0.0.1.5000: Flags [P.], seq 1:233, length 232",
+        "100.001600 IP 127.0.0.1.8000 > 127.0.0.1.5000: Flags [P.], seq 233:300, length 67",  # same answer
+        "100.002000 IP 127.0.0.1.5000 > 127.0.0.1.8000: Flags [.], ack 300, length 0",
+        "100.003000 IP 127.0.0.1.5000 > 127.0.0.1.8000: Flags [P.], seq 900:1500, length 600",
+        "100.003000 IP 127.0.0.1.6000 > 127.0.0.1.8000: Flags [P.], seq 1:600, length 600",
+        "100.005000 IP 127.0.0.1.8000 > 127.0.0.1.6000: Flags [P.], seq 1:233, length 232",
+        "100.007000 IP 127.0.0.1.8000 > 127.0.0.1.5000: Flags [P.], seq 300:533, length 232",
+    ]
+    got = [round(x) for x in wire.latencies_us(lines, 8000)]
+    assert got == [500, 2000, 4000]
+    assert wire.summarize([500.0, 2000.0, 4000.0]) == {
+        "requests": 3, "p50": 2000.0, "p90": 4000.0, "p99": 4000.0, "p99.9": 4000.0, "max": 4000.0}
+    assert wire.summarize([]) is None
