@@ -538,14 +538,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(BENCH / "results"), help="directory for latest.json / latest.md")
     ap.add_argument("--no-pin", action="store_true", help="do not pin server and wrk to cores")
     ap.add_argument("--no-progress", action="store_true", help="no preload progress bar")
-    ap.add_argument("--no-wire", action="store_true",
-                    help="do not capture the one-connection runs with tcpdump (see bench/wire.py)")
+    ap.add_argument("--wire", action="store_true",
+                    help="also capture the one-connection runs with tcpdump (root; see bench/wire.py); "
+                         "tcpdump then runs beside wrk and its CPU perturbs wrk's own figures")
     args = ap.parse_args(argv)
     if args.quick:
         args.items, args.seconds, args.query_scale_items, args.query_scale_rounds = 1000, 1, 200, 1
         if args.systems == ap.get_default("systems"):
             args.systems = "ddbforge,floor,null"
-    args.wire = not args.no_wire and wire.available()
+    if args.wire and not wire.available():
+        log("--wire: tcpdump is not installed or this is not root; the one-connection runs are not captured")
+    args.wire = args.wire and wire.available()
     if not shutil.which("wrk"):
         log("wrk is not installed (apt-get install wrk)")
         return 2

@@ -36,7 +36,7 @@ def test_quick_benchmark_runs_every_operation_without_errors(tmp_path: Path) -> 
     if not _ensure_wrk():
         pytest.skip("wrk is not installed and cannot be installed here (apt-get install wrk)")
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--no-progress", "--out", str(tmp_path)],
+        [sys.executable, "-m", "bench.run", "--quick", "--no-progress", "--wire", "--out", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=240,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
