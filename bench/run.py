@@ -3,6 +3,7 @@
     python -m bench.run                       # 100,000 items, all systems, ~10 s per measurement
     python -m bench.run --quick --out DIR     # CI smoke run: 1,000 items, 1 s, DynamoDBForge + floor + null server
     python -m bench.run --items 1000000 --systems ddbforge   # the 1M-item targets (manual, slow)
+    python -m bench.run --wire                # also each one-connection run's latency on the wire (root, tcpdump)
 
 For every system: start it as a subprocess on a free port (time to first successful
 request = start-up), create table ``bench`` (hash pk S, range sk N), preload N items of
