@@ -89,7 +89,7 @@ class Store:
         for statement in SCHEMA:
             self.conn.execute(statement)
         self.cur = self.conn.cursor()
-        self.tables: dict[str, bool] = {}
+        self.tables: set[str] = set()
         self.in_group = False
 
     def write(self, table: str, item: dict[str, Any]) -> None:
@@ -140,12 +140,12 @@ def handle(store: Store, op: bytes, req: dict[str, Any]) -> tuple[int, bytes]:
     if op == b"ListTables":
         return 200, orjson.dumps({"TableNames": sorted(store.tables)})
     if op == b"CreateTable":
-        store.tables[name] = True
+        store.tables.add(name)
         return 200, orjson.dumps({"TableDescription": {"TableName": name, "TableStatus": "ACTIVE"}})
     if op == b"DescribeTable" and name in store.tables:
         return 200, orjson.dumps({"Table": {"TableName": name, "TableStatus": "ACTIVE"}})
     if op == b"DeleteTable" and name in store.tables:
-        del store.tables[name]  # its items stay: the floor server serves one benchmark run
+        store.tables.discard(name)  # its items stay: the floor server serves one benchmark run
         return 200, orjson.dumps({"TableDescription": {"TableName": name, "TableStatus": "DELETING"}})
     if op in (b"DescribeTable", b"DeleteTable"):
         return error("ResourceNotFoundException", "Requested resource not found")

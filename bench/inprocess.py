@@ -21,12 +21,11 @@ import time
 
 import orjson
 
+from bench.preload import PAYLOAD, table_definition
 from dynamodbforge.database import Database
+from dynamodbforge.service import DYNAMODB_PREFIX as TARGET
 from dynamodbforge.service import Service
 from dynamodbforge.storage.sqlite import SQLiteEngine
-
-TARGET = "DynamoDB_20120810."
-PAYLOAD = "x" * 170  # the benchmark's ~200-byte item (bench/lua/common.lua)
 
 
 def body(i: int) -> bytes:
@@ -36,11 +35,7 @@ def body(i: int) -> bytes:
 
 def service(path: str | None) -> Service:
     svc = Service(Database(SQLiteEngine(path), region="us-east-1", endpoint="http://127.0.0.1"))
-    status, out = svc.handle(TARGET + "CreateTable", orjson.dumps({
-        "TableName": "bench", "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
-                                 {"AttributeName": "sk", "AttributeType": "N"}],
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]}))
+    status, out = svc.handle(TARGET + "CreateTable", orjson.dumps(table_definition("bench")))
     assert status == 200, out
     return svc
 

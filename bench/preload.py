@@ -72,6 +72,17 @@ def item(i: int) -> dict[str, Any]:
     return {"pk": {"S": f"p{i // 10}"}, "sk": {"N": str(i % 10)}, "c": {"N": "0"}, "payload": {"S": PAYLOAD}}
 
 
+def table_definition(table: str = "bench") -> dict[str, Any]:
+    """The benchmark table's CreateTable request: hash pk S, range sk N, on demand."""
+    return {
+        "TableName": table,
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                                 {"AttributeName": "sk", "AttributeType": "N"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
 def create_table(endpoint: str, table: str = "bench") -> None:
     """(Re)create the table and wait until it is ACTIVE."""
     client = Client(endpoint)
@@ -83,13 +94,7 @@ def create_table(endpoint: str, table: str = "bench") -> None:
     except DynamoError as exc:
         if "ResourceNotFoundException" not in exc.body:
             raise
-    client.call("CreateTable", {
-        "TableName": table,
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
-                                 {"AttributeName": "sk", "AttributeType": "N"}],
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        "BillingMode": "PAY_PER_REQUEST",
-    })
+    client.call("CreateTable", table_definition(table))
     while client.call("DescribeTable", {"TableName": table})["Table"]["TableStatus"] != "ACTIVE":
         time.sleep(0.02)
     client.close()

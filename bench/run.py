@@ -263,9 +263,9 @@ def run_wrk(endpoint: str, op: str, keys: int, connections: int, seconds: float,
            "RUN_ID": f"{int(time.time() * 1000) % 10**9}{connections}"}
     t0, busy0, own0 = time.monotonic(), machine_busy_seconds(), own_cpu_seconds()
     srv0 = tree_cpu_seconds(server_pid) if server_pid else 0.0
-    capturing = capture is not None and capture.start()
+    capturing = capture if capture is not None and capture.start() else None
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    seen_on_wire = capture.stop() if capturing and capture is not None else None
+    seen_on_wire = capturing.stop() if capturing is not None else None
     srv = (tree_cpu_seconds(server_pid) - srv0) if server_pid else 0.0
     foreign = machine_busy_seconds() - busy0 - (own_cpu_seconds() - own0) - srv
     foreign_cores = max(0.0, foreign / max(time.monotonic() - t0, 1e-9))
@@ -447,6 +447,7 @@ def markdown(results: dict[str, Any]) -> str:
     meta, systems_ = results["meta"], results["systems"]
     names = [n for n in systems_ if "error" not in systems_[n]]
     base = systems_.get("ddbforge") if "ddbforge" in names else None
+    wired = any(systems_[n]["ops"][op]["latency"].get("wire_latency_us") for n in names for op in OPS)
     m = meta["machine"]
     lines = [
         f"Measured {meta['date']} on {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, {m['os']}; "
@@ -455,9 +456,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"measurement; throughput with {meta['connections']} connections, latency (p50 / p99 / p99.9, ms) "
         "with 1 connection. (×) = ratio to DynamoDBForge (1 worker)."
         + (" *On the wire*: the same one-connection requests captured on the loopback interface with tcpdump, "
-           "from each request's first packet to its answer's (bench/wire.py)." if any(
-               op.get("latency", {}).get("wire_latency_us") for s in systems_.values() if "error" not in s
-               for op in s["ops"].values()) else ""),
+           "from each request's first packet to its answer's (bench/wire.py)." if wired else ""),
         "",
         "| operation | metric | " + " | ".join(systems_[n]["label"] for n in names) + " |",
         "|---|---|" + "---|" * len(names),
@@ -473,8 +472,8 @@ def markdown(results: dict[str, Any]) -> str:
             row_l.append(f"{fmt_ms(lat['p50'])} / {fmt_ms(lat['p99'])} / {fmt_ms(lat['p99.9'])}")
         lines.append(f"| {op} | req/s @{meta['connections']} | " + " | ".join(row_t) + " |")
         lines.append("|  | latency @1 | " + " | ".join(row_l) + " |")
-        seen = [systems_[n]["ops"][op]["latency"].get("wire_latency_us") for n in names]
-        if any(seen):
+        if wired:
+            seen = [systems_[n]["ops"][op]["latency"].get("wire_latency_us") for n in names]
             lines.append("|  | latency @1 on the wire | " + " | ".join(
                 f"{fmt_ms(w['p50'])} / {fmt_ms(w['p99'])} / {fmt_ms(w['p99.9'])}" if w else "—" for w in seen) + " |")
 

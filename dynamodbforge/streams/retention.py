@@ -9,8 +9,9 @@ stream readers also skip records older than the *stream* retention (``stream_cut
 """
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any, Callable
+from typing import Callable
 
 from dynamodbforge.catalog import fold_stats_in
 from dynamodbforge.database import Database
@@ -57,9 +58,7 @@ def maintain(db: Database, max_rows: int | None = None) -> int:
     cutoff_ts = now - changelog_retention_seconds()
     slice_rows = max_rows or MAINTENANCE_SLICE_ROWS
     trimmed = 0
-    def fold(batch: Any) -> None:  # table statistics first take in what trimming takes away
-        fold_stats_in(db, batch)
-
+    fold = functools.partial(fold_stats_in, db)  # table statistics first take in what trimming takes away
     while True:
         n = db.engine.trim_changes(cutoff_ts, slice_rows, before_trim=fold)
         trimmed += n
