@@ -29,18 +29,10 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
+from bench.preload import table_definition  # noqa: E402 - after the path setup above
+
 HOT = 500
 PAYLOAD = "x" * 100
-
-
-def _table_req(name: str) -> dict:
-    return {
-        "TableName": name,
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
-                                 {"AttributeName": "sk", "AttributeType": "N"}],
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
 
 
 def load(data_dir: str, tables: dict[str, int], batch_size: int = 5000) -> float:
@@ -55,7 +47,7 @@ def load(data_dir: str, tables: dict[str, int], batch_size: int = 5000) -> float
     db = Database(SQLiteEngine(os.path.join(data_dir, DB_FILE), synchronous="OFF"))
     try:
         for name, count in tables.items():
-            table_ops.create_table(db, _table_req(name))
+            table_ops.create_table(db, table_definition(name))
             info = db.catalog.get(name)
 
             def items(count: int = count):
