@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import sys
+from typing import Any
 
 from dynamodbforge import __version__
 
@@ -115,9 +116,7 @@ def _run_worker(args: argparse.Namespace, sock: socket.socket, endpoint: str) ->
         authorizer = Authorizer.for_database(db)
     ssl_context = _tls_context(args)
     service = Service(db, authorizer=authorizer)
-    # TTL options, and the sweeper task (one lease-holding sweeper across --workers)
     from dynamodbforge.ttl import state as ttl_state
-    from dynamodbforge.ttl.sweeper import run_sweeper
 
     ttl_state.OPTIONS.hide_expired = args.ttl_hide_expired
     ttl_state.OPTIONS.cooldown_seconds = args.ttl_cooldown
@@ -136,29 +135,53 @@ def _run_worker(args: argparse.Namespace, sock: socket.socket, endpoint: str) ->
             loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
         task = asyncio.ensure_future(http_serve(service, args.host, args.port, auth=auth, sock=sock,
                                                 ssl=ssl_context))
-        sweeper = asyncio.ensure_future(run_sweeper(db, args.ttl_interval))
-        from dynamodbforge.ops.backfill import run_backfiller  # GSI backfill / drop jobs
-
-        backfiller = asyncio.ensure_future(run_backfiller(db))
         from dynamodbforge.streams import launch as streams_launch  # declared triggers, trimming
 
         stream_maintenance = streams_launch.on_worker_start(args, db)
         from dynamodbforge.backups import launch as backups_launch  # PITR retention, scheduled backups
 
         backup_scheduler = backups_launch.on_worker_start(args, db)
+        background = asyncio.ensure_future(_background(args, db))  # TTL sweeper, GSI backfills
         await stop
         if backup_scheduler is not None:
             backup_scheduler.cancel()
         stream_maintenance.cancel()
         task.cancel()
-        sweeper.cancel()
-        backfiller.cancel()
-        await asyncio.gather(sweeper, return_exceptions=True)  # releases its lease
+        background.cancel()
+        await asyncio.gather(background, return_exceptions=True)  # the TTL sweeper releases its lease
 
     try:
         asyncio.run(run())
     finally:
         db.close()
+
+
+# How long after start the server only answers requests, before it imports the operations
+# not yet used and starts its background work: the first answers of a fresh server do not
+# wait for either (start-up to first answer: bench/run.py).
+BACKGROUND_DELAY_SECONDS = 0.2
+
+
+async def _background(args: argparse.Namespace, db: Any) -> None:
+    """Import every operation's module (one per event-loop step, so requests are answered
+    in between), then run the TTL sweeper and GSI backfills until cancelled."""
+    await asyncio.sleep(BACKGROUND_DELAY_SECONDS)
+    from dynamodbforge.ops.registry import OPERATIONS
+
+    for _ in OPERATIONS.load_all():
+        await asyncio.sleep(0)
+    gc.freeze()  # as in _run_worker: the modules just imported live as long as the process
+    from dynamodbforge.ops.backfill import run_backfiller  # GSI backfill / drop jobs
+    from dynamodbforge.ttl.sweeper import run_sweeper  # one lease-holding sweeper across --workers
+
+    sweeper = asyncio.ensure_future(run_sweeper(db, args.ttl_interval))
+    backfiller = asyncio.ensure_future(run_backfiller(db))
+    try:
+        await asyncio.Future()  # until cancelled
+    finally:
+        backfiller.cancel()
+        sweeper.cancel()
+        await asyncio.gather(sweeper, return_exceptions=True)  # releases its lease
 
 
 def _tls_context(args: argparse.Namespace):  # type: ignore[no-untyped-def]

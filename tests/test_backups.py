@@ -136,6 +136,25 @@ def test_overrides(ddb):
     assert table["ItemCount"] == 40
 
 
+def test_a_fresh_servers_first_request_can_be_a_backup_operation(tmp_path):
+    """Operation modules are imported on first use (ops/registry.py); the backups' request
+    shapes must be in place before their first request is validated."""
+    srv = ServerProcess(str(tmp_path))
+    ddb = make_client(srv.endpoint)  # before the start: the request below is the server's first
+    srv.start()
+    try:
+        with pytest.raises(ClientError) as exc:
+            ddb.create_backup(TableName="abc", BackupName="bad name!")
+        assert error_of(exc) == ("ValidationException", "1 validation error detected: Value 'bad name!' at "
+                                 "'backupName' failed to satisfy constraint: Member must satisfy regular "
+                                 "expression pattern: [a-zA-Z0-9_.-]+")
+        with pytest.raises(ClientError) as exc:
+            ddb.describe_continuous_backups(TableName="no-such-table")
+        assert error_of(exc) == ("TableNotFoundException", "Table not found: no-such-table")
+    finally:
+        srv.stop()
+
+
 def test_errors(ddb):
     missing = unique_name("nope")
     with pytest.raises(ClientError) as exc:

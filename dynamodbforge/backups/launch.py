@@ -39,10 +39,14 @@ def configure(args: argparse.Namespace) -> None:
 
 def register_retention(db: Any) -> None:
     """The change log is kept as long as the longest PITR window (shared retention policy)."""
-    from dynamodbforge.backups import pitr
     from dynamodbforge.streams import retention
 
-    retention.register_policy("pitr", lambda: pitr.retention_seconds(db))
+    def pitr_retention_seconds() -> Any:
+        from dynamodbforge.backups import pitr  # when first asked: not before the first answer
+
+        return pitr.retention_seconds(db)
+
+    retention.register_policy("pitr", pitr_retention_seconds)
 
 
 def on_worker_start(args: argparse.Namespace, db: Any) -> "asyncio.Task[None] | None":
