@@ -199,10 +199,11 @@ class Catalog:
         return count + more_count, size + more_size
 
     @staticmethod
-    def fold_stats(batch: WriteBatch, info: TableInfo) -> None:
-        """Add the table's change records after the row's sequence into its statistics row."""
+    def fold_stats(batch: WriteBatch, info: TableInfo, through: int | None = None) -> None:
+        """Add the table's change records after the row's sequence (up to ``through``, if
+        given) into its statistics row."""
         count, size, folded = _stats_row(batch, info.uid)
-        more_count, more_size, last = batch.change_totals(info.name, folded)
+        more_count, more_size, last = batch.change_totals(info.name, folded, through)
         if last > folded:
             batch.put(STATS_PREFIX + info.uid.to_bytes(8, "big"),
                       _STATS.pack(count + more_count, size + more_size, last))
@@ -226,23 +227,32 @@ def _stats_row(reader: Reader, uid: int) -> tuple[int, int, int]:
     return _STATS.unpack(raw)
 
 
-def fold_all_stats(db: Any, after: int | None = None) -> int:
+def fold_all_stats(db: Any, after: int | None = None, limit: int | None = None) -> int:
     """fold_stats_in a write batch of its own; returns the sequence through which every
-    table's records are now folded, if they were up to ``after`` before.  The server's
+    table's records are now folded, if they were up to ``after`` before.  With ``limit`` (and
+    ``after``), folds at most the ``limit`` sequences after ``after``.  The server's
     maintenance task calls it every second while the change log grows, passing what the
-    previous call returned."""
+    previous call returned, in slices of ``limit``, each a short batch of its own."""
     with db.engine.write() as batch:
-        return fold_stats_in(db, batch, after)
+        return fold_stats_in(db, batch, after, limit)
 
 
-def fold_stats_in(db: Any, batch: WriteBatch, after: int | None = None) -> int:
+def fold_stats_in(db: Any, batch: WriteBatch, after: int | None = None, limit: int | None = None) -> int:
     """fold_stats for every table (``after``: only the tables with change records after that
-    sequence: one pass over the new records, not a query per table); see fold_all_stats."""
+    sequence, and up to ``after + limit``: one pass over those records, not a query per
+    table); see fold_all_stats."""
     through = batch.last_sequence()  # every other writer waits for this batch: nothing is in flight
-    for name in db.catalog.names(batch, None) if after is None else batch.changed_tables(after):
+    if after is None:
+        names = db.catalog.names(batch, None)
+        limit = None
+    else:
+        if limit is not None:
+            through = min(through, after + limit)
+        names = batch.changed_tables(after, through)
+    for name in names:
         info = db.catalog.find(name, batch)
         if info is not None:
-            Catalog.fold_stats(batch, info)
+            Catalog.fold_stats(batch, info, through if limit is not None else None)
     return through
 
 

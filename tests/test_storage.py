@@ -275,3 +275,36 @@ def test_a_fold_after_a_sequence_folds_only_the_tables_written_since(tmp_path):
     for name, count in (("one", 2), ("two", 1)):
         assert call("DescribeTable", {"TableName": name})["Table"]["ItemCount"] == count
     db.engine.close()
+
+
+def test_a_fold_in_slices_folds_a_few_records_per_batch_and_ends_where_one_fold_would(tmp_path):
+    """The maintenance task folds a second's change records in short slices (a long fold held
+    every answer for 10-20 ms once a second): each slice stops at its limit, and the slices
+    together leave the statistics row as one fold would."""
+    from dynamodbforge.catalog import STATS_PREFIX, fold_all_stats
+
+    db, call = _service(str(tmp_path / "db.sqlite3"))
+    _create(call)
+    for i in range(3):
+        _put(call, f"k{i}")
+
+    def folded() -> int:
+        uid = db.catalog.find("tbl").uid
+        return int.from_bytes(db.engine.get(STATS_PREFIX + uid.to_bytes(8, "big"))[16:], "big")
+
+    through = fold_all_stats(db)
+    for i in range(3, 10):
+        _put(call, f"k{i}")
+    call("DeleteItem", {"TableName": "tbl", "Key": {"pk": {"S": "k0"}}})
+    last = db.engine.last_sequence()
+    assert last - through == 8
+    steps = []
+    while through < last:
+        after, through = through, fold_all_stats(db, through, 3)
+        steps.append(through - after)
+        assert folded() == through
+    assert steps == [3, 3, 2]
+    assert _stats(call) == (9, 9 * 4)
+    assert fold_all_stats(db) == last == folded()
+    assert _stats(call) == (9, 9 * 4)
+    db.engine.close()

@@ -240,8 +240,9 @@ class SnapshotReader:
     def get(self, key: bytes) -> bytes | None:
         return snapshot_get(self.conn, key)
 
-    def change_totals(self, table: str, after_sequence: int) -> tuple[int, int, int]:
-        return change_totals_of(self.conn, table, after_sequence)
+    def change_totals(self, table: str, after_sequence: int,
+                      through_sequence: int | None = None) -> tuple[int, int, int]:
+        return change_totals_of(self.conn, table, after_sequence, through_sequence)
 
 
 def snapshot_items(conn: sqlite3.Connection, uid: int, chunk: int = 2000) -> Iterator[tuple[bytes, bytes]]:

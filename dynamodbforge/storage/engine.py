@@ -41,10 +41,11 @@ class Reader(Protocol):
 
 
 class StatsReader(Reader, Protocol):
-    def change_totals(self, table: str, after_sequence: int) -> tuple[int, int, int]:
-        """Over ``table``'s change records with sequence > after_sequence: (items added
-        minus removed, size change) of those that count (size_delta not None), and the
-        last sequence of them all (after_sequence: none)."""
+    def change_totals(self, table: str, after_sequence: int,
+                      through_sequence: int | None = None) -> tuple[int, int, int]:
+        """Over ``table``'s change records with sequence > after_sequence (and <=
+        through_sequence, if given): (items added minus removed, size change) of those that
+        count (size_delta not None), and the last sequence of them all (after_sequence: none)."""
         ...
 
 
@@ -59,8 +60,9 @@ class WriteBatch(StatsReader, Protocol):
 
     def log_change(self, record: ChangeRecord) -> None: ...
 
-    def changed_tables(self, after_sequence: int) -> list[str]:
-        """Names of the tables with change records after ``after_sequence``."""
+    def changed_tables(self, after_sequence: int, through_sequence: int | None = None) -> list[str]:
+        """Names of the tables with change records after ``after_sequence`` (and at or
+        before through_sequence, if given)."""
         ...
 
     def last_sequence(self) -> int:

@@ -106,12 +106,14 @@ class _Batch:
             ),
         )
 
-    def change_totals(self, table: str, after_sequence: int) -> tuple[int, int, int]:
-        return change_totals_of(self._cur.connection, table, after_sequence)
+    def change_totals(self, table: str, after_sequence: int,
+                      through_sequence: int | None = None) -> tuple[int, int, int]:
+        return change_totals_of(self._cur.connection, table, after_sequence, through_sequence)
 
-    def changed_tables(self, after_sequence: int) -> list[str]:
+    def changed_tables(self, after_sequence: int, through_sequence: int | None = None) -> list[str]:
         return [r[0] for r in self._cur.execute(
-            "SELECT DISTINCT tbl FROM changelog WHERE seq > ? AND tbl != ''", (after_sequence,))]
+            "SELECT DISTINCT tbl FROM changelog WHERE seq > ? AND seq <= ? AND tbl != ''",
+            (after_sequence, _NO_LIMIT if through_sequence is None else through_sequence))]
 
     def last_sequence(self) -> int:
         return last_sequence_of(self._cur.connection)
@@ -132,12 +134,16 @@ def first_sequence_later_than(conn: sqlite3.Connection, instant: float, lo: int,
     return lo
 
 
-def change_totals_of(conn: sqlite3.Connection, table: str, after_sequence: int) -> tuple[int, int, int]:
+_NO_LIMIT = 2**63 - 1  # the highest sequence SQLite can hold
+
+
+def change_totals_of(conn: sqlite3.Connection, table: str, after_sequence: int,
+                     through_sequence: int | None = None) -> tuple[int, int, int]:
     """See engine.StatsReader.change_totals (a range of the (tbl, seq) index)."""
     row = conn.execute(
         "SELECT coalesce(sum((dsize IS NOT NULL) * ((new IS NOT NULL) - (old IS NOT NULL))), 0),"
-        " coalesce(sum(dsize), 0), max(seq) FROM changelog WHERE tbl = ? AND seq > ?",
-        (table, after_sequence)).fetchone()
+        " coalesce(sum(dsize), 0), max(seq) FROM changelog WHERE tbl = ? AND seq > ? AND seq <= ?",
+        (table, after_sequence, _NO_LIMIT if through_sequence is None else through_sequence)).fetchone()
     return int(row[0]), int(row[1]), int(row[2]) if row[2] is not None else after_sequence
 
 

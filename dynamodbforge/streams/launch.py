@@ -38,6 +38,7 @@ from dynamodbforge.streams.mappings import TriggerSpec
 log = logging.getLogger("dynamodbforge.streams")
 
 STATS_FOLD_INTERVAL_SECONDS = 1.0
+STATS_FOLD_SLICE_RECORDS = 128  # change records folded per write batch (about a millisecond)
 _SPEC_FIELDS = {f.name for f in dataclasses.fields(TriggerSpec)}
 
 
@@ -132,8 +133,14 @@ async def _maintenance(db: Any) -> None:
     while True:
         await asyncio.sleep(STATS_FOLD_INTERVAL_SECONDS)
         try:
-            if folded_through is None or db.engine.last_sequence() != folded_through:
-                folded_through = fold_all_stats(db, folded_through)
+            if folded_through is None:
+                folded_through = fold_all_stats(db)
+            # in slices, letting requests in between: a second of writes is thousands of
+            # records, which folded in one batch held every answer for 10-20 ms once a second
+            last = db.engine.last_sequence()
+            while folded_through < last:
+                folded_through = fold_all_stats(db, folded_through, STATS_FOLD_SLICE_RECORDS)
+                await asyncio.sleep(0)
             if loop.time() >= next_trim:
                 next_trim = loop.time() + retention.MAINTENANCE_INTERVAL_SECONDS
                 # in slices, letting requests in between: a day of changes can be millions of rows
