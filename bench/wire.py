@@ -1,15 +1,16 @@
 """Latency at one connection as it went over the loopback interface, beside wrk's own figure.
 
-On this project's 2-core VM, wrk's one-connection percentiles for DynamoDBForge came out
-several times what a packet capture of the same requests showed (README, *wrk's latency at
-one connection against what went over the wire*), so with ``--wire`` the runner also
-captures each one-connection run with ``tcpdump`` (root and tcpdump installed) and reports
-the time from each request's packet to its answer's first packet.  Off by default:
+wrk's percentiles are corrected for coordinated omission (wrk 4.1, ``stats_correct``: an
+answer slower than twice the mean cycle adds made-up samples below it), so at one connection
+a few long stalls raise wrk's p99 far above what 99 % of the requests took (README, *wrk's
+latency at one connection*).  With ``--wire`` the runner also captures each one-connection
+run with ``tcpdump`` (root and tcpdump installed) and reports the time from each request's
+packet to its answer's first packet: what each request took, uncorrected.  Off by default:
 tcpdump's own CPU, beside wrk, perturbs wrk's figures (GetItem p99 at one connection was
 1.11 ms in a full run with it, 0.40-0.56 ms in runs without).
 
 Both are kept: wrk's figure is what the targets are judged by; the wire figure shows how
-much of it the server spent.  On one connection requests are strictly sequential, so the
+much of it is the requests' own time.  On one connection requests are strictly sequential, so the
 pairing is exact: a request starts with the first client packet carrying data after an
 answer, its answer with the first server packet carrying data after it.  tcpdump may miss
 a run's first moments (up to a third of a 1 s run's requests, before this waited), so the wire
