@@ -18,6 +18,33 @@ function M.item(pk, sk)
   return '{"pk":{"S":"' .. pk .. '"},"sk":{"N":"' .. sk .. '"},"c":{"N":"0"},"payload":{"S":"' .. M.payload .. '"}}'
 end
 
+-- Per-request latency, as each request took it (PER_REQUEST=1, set by bench/run.py for its
+-- one-connection runs).  wrk's own percentiles are corrected for coordinated omission
+-- (wrk 4.1 stats_correct: an answer slower than twice the mean cycle adds made-up samples
+-- below it); these are not.  Timed with CLOCK_MONOTONIC through LuaJIT's ffi, just before
+-- wrk's own start (after request() returns) and just after its end (response() runs after
+-- wrk took its time), so each figure holds wrk's for that request.
+local now_us = nil
+if os.getenv("PER_REQUEST") == "1" then
+  local ok, ffi = pcall(require, "ffi")
+  if ok then
+    ffi.cdef("typedef struct { long tv_sec; long tv_nsec; } bench_timespec; int clock_gettime(int, bench_timespec *);")
+    local ts = ffi.new("bench_timespec")
+    now_us = function()
+      ffi.C.clock_gettime(1, ts)  -- CLOCK_MONOTONIC
+      return tonumber(ts.tv_sec) * 1000000 + tonumber(ts.tv_nsec) / 1000
+    end
+  end
+end
+
+local function percentiles_json(samples)
+  if #samples == 0 then return "null" end
+  table.sort(samples)
+  local function at(q) return samples[math.max(1, math.ceil(#samples * q / 100))] end
+  return string.format('{"n":%d,"p50":%d,"p90":%d,"p99":%d,"p99.9":%d,"max":%d}',
+    #samples, at(50), at(90), at(99), at(99.9), samples[#samples])
+end
+
 local function json_str(s)
   s = tostring(s or ""):sub(1, 300)
   return '"' .. s:gsub('[%c"\\]', function(c) return string.format("\\u%04x", c:byte()) end) .. '"'
@@ -48,15 +75,23 @@ function M.setup_op(op, expect, make_body)
     badbody = 0
     checked = 0
     first_bad = ""
+    took = {}  -- per-request latencies (PER_REQUEST)
+    sent_at = nil
   end
 
   request = function()
     counter = counter + 1
-    return wrk.format(nil, nil, nil, make_body())
+    local r = wrk.format(nil, nil, nil, make_body())
+    if now_us then sent_at = now_us() end
+    return r
   end
 
   -- Every response is checked: status, then the body (no error "__type", op-specific shape).
   response = function(status, headers, body)
+    if now_us and sent_at then
+      took[#took + 1] = now_us() - sent_at
+      sent_at = nil
+    end
     if status < 200 or status > 299 then
       non2xx = non2xx + 1
       if first_bad == "" then first_bad = status .. " " .. (body or "") end
@@ -73,7 +108,11 @@ function M.setup_op(op, expect, make_body)
   -- One machine-readable line for bench/run.py; latencies in microseconds.
   done = function(summary, latency, requests)
     local n2, bad, chk, first = 0, 0, 0, ""
+    local per_request = {}
     for _, t in ipairs(threads) do
+      if now_us then
+        for _, v in ipairs(t:get("took") or {}) do per_request[#per_request + 1] = v end
+      end
       n2 = n2 + (t:get("non2xx") or 0)
       bad = bad + (t:get("badbody") or 0)
       chk = chk + (t:get("checked") or 0)
@@ -83,11 +122,12 @@ function M.setup_op(op, expect, make_body)
     io.write(string.format(
       'BENCHJSON {"op":"%s","requests":%d,"duration_us":%d,"bytes":%d,"non2xx":%d,"bad_body":%d,"checked":%d,' ..
       '"socket_errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},' ..
-      '"latency_us":{"mean":%.1f,"p50":%d,"p90":%d,"p99":%d,"p99.9":%d,"max":%d},"first_bad":%s}\n',
+      '"latency_us":{"mean":%.1f,"p50":%d,"p90":%d,"p99":%d,"p99.9":%d,"max":%d},"request_latency_us":%s,' ..
+      '"first_bad":%s}\n',
       op, summary.requests, summary.duration, summary.bytes, n2, bad, chk,
       e.connect, e.read, e.write, e.timeout,
       latency.mean, latency:percentile(50), latency:percentile(90), latency:percentile(99),
-      latency:percentile(99.9), latency.max, json_str(first)))
+      latency:percentile(99.9), latency.max, now_us and percentiles_json(per_request) or "null", json_str(first)))
   end
 end
 
