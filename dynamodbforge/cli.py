@@ -168,8 +168,11 @@ async def _background(args: argparse.Namespace, db: Any) -> None:
     await asyncio.sleep(BACKGROUND_DELAY_SECONDS)
     from dynamodbforge.ops.registry import OPERATIONS
 
-    for _ in OPERATIONS.load_all():
-        await asyncio.sleep(0)
+    try:
+        for _ in OPERATIONS.load_all():
+            await asyncio.sleep(0)
+    except Exception:  # a module that cannot be imported fails its own requests, not the sweeper
+        logging.getLogger("dynamodbforge").exception("importing the operations failed")
     gc.freeze()  # as in _run_worker: the modules just imported live as long as the process
     from dynamodbforge.ops.backfill import run_backfiller  # GSI backfill / drop jobs
     from dynamodbforge.ttl.sweeper import run_sweeper  # one lease-holding sweeper across --workers

@@ -63,10 +63,7 @@ class Operations(Mapping[str, Operation]):
         if name not in self._where:
             self._load_groups()
             return self._loaded.get(name, default)
-        path = self._where[name]
-        if path is None:
-            return default
-        module, _, function = path.partition(":")
+        module, _, function = self._where[name].partition(":")
         operation = self._loaded[name] = getattr(importlib.import_module(module), function)
         return operation
 
@@ -85,8 +82,8 @@ class Operations(Mapping[str, Operation]):
         return len(self._where)
 
     def load_all(self) -> Iterator[str]:
-        """Import every operation's module, one per step (a generator, so that an event loop
-        can answer requests between the steps)."""
+        """Import every operation's module, one operation per step (a generator, so that an
+        event loop can answer requests between the steps)."""
         for name in self:
             if name not in self._loaded:
                 self.get(name)
