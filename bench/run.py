@@ -8,7 +8,10 @@
 For every system: start it as a subprocess on a free port (time to first successful
 request = start-up), create table ``bench`` (hash pk S, range sk N), preload N items of
 ~200 bytes with BatchWriteItem, then for each operation run wrk twice: 32 connections
-for throughput, 1 connection for p50/p99/p99.9 latency (bench/lua/*.lua). Peak RSS of the
+for throughput, 1 connection for p50/p99/p99.9 latency (bench/lua/*.lua). wrk corrects
+its latency percentiles for coordinated omission (wrk 4.1 ``stats_correct``: an answer slower
+than twice the mean cycle adds made-up samples below it); at one connection the Lua script
+also times each request as it took (``request_latency_us``), shown beside them. Peak RSS of the
 server's process tree is sampled every 100 ms; the data directory is measured after
 preload. Server and wrk are pinned to different cores with taskset where possible.
 Two reference servers frame the figures: the null server (bench/nullserver.py, a fixed
