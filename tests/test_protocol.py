@@ -831,3 +831,17 @@ def test_which_value_problem_an_item_reports():
     assert put({"k": {"S": "a"}, "": {"S": "x"}, "d": _deep(100)}) == "Empty attribute name"
     assert put({"k": {"S": "a"}, "d": _deep(100), "": {"S": "x"}}) == "Empty attribute name"
     assert put({"k": {"S": "a"}, "m": {"M": {"": {"S": "x"}}}, "d": _deep(40)}) == nested
+
+
+def test_every_registered_operation_resolves_to_a_function_with_its_request_shape():
+    """ops/registry.py names each operation's function as "module:function" and imports it on
+    first use: a misspelt entry must fail here, not at some user's first call.  Every
+    operation has a request shape to validate against (backups' arrive with their module)."""
+    from dynamodbforge.ops.registry import OPERATIONS
+    from dynamodbforge.protocol import validate
+
+    names = list(OPERATIONS)
+    assert {"PutItem", "Query", "TransactWriteItems", "CreateBackup", "ImportTable"} <= set(names)
+    assert all(callable(OPERATIONS[name]) for name in names)
+    assert OPERATIONS.get("NoSuchOperation") is None
+    assert [name for name in names if name not in validate.OPERATIONS] == []
