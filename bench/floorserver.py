@@ -39,13 +39,11 @@ import httptools
 import orjson
 import uvloop
 
+if __package__ in (None, ""):  # `python bench/floorserver.py`: the repository's dynamodbforge
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from dynamodbforge.storage.sqlite import SCHEMA_STATEMENTS  # noqa: E402
+
 PREFIX = b"DynamoDB_20120810."
-SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS changelog (seq INTEGER PRIMARY KEY, ts REAL NOT NULL, tbl TEXT NOT NULL, "
-    "keys BLOB NOT NULL, old BLOB, new BLOB, origin TEXT NOT NULL, dsize INTEGER)",
-    "CREATE INDEX IF NOT EXISTS changelog_tbl_seq ON changelog (tbl, seq)",
-)
 _SK = struct.Struct(">Q")
 
 
@@ -86,7 +84,7 @@ class Store:
         for pragma in ("page_size=4096", "journal_mode=WAL", "synchronous=NORMAL", "wal_autocheckpoint=0",
                        "journal_size_limit=-1", "cache_size=-8192"):
             self.conn.execute("PRAGMA " + pragma)
-        for statement in SCHEMA:
+        for statement in SCHEMA_STATEMENTS:  # DynamoDBForge's own tables and index
             self.conn.execute(statement)
         self.cur = self.conn.cursor()
         self.tables: set[str] = set()

@@ -283,6 +283,8 @@ def run_wrk(endpoint: str, op: str, keys: int, connections: int, seconds: float,
             res["foreign_cores"] = round(foreign_cores, 3)
             if seen_on_wire is not None:
                 res["wire_latency_us"] = seen_on_wire
+            # the Lua script's own per-request times, summarized as the wire's are
+            res["request_latency_us"] = wire.summarize(res.pop("request_times_us", None) or [])
             return res
     raise RuntimeError(f"wrk printed no result (rc {proc.returncode}): {proc.stdout[-500:]} {proc.stderr[-500:]}")
 
@@ -454,6 +456,11 @@ def fmt_ms(us: float) -> str:
     return f"{us / 1000:.2f}"
 
 
+def fmt_latency(lat: dict[str, Any]) -> str:
+    """p50 / p99 / p99.9 in ms, of wrk's, the Lua script's or the wire's latencies."""
+    return f"{fmt_ms(lat['p50'])} / {fmt_ms(lat['p99'])} / {fmt_ms(lat['p99.9'])}"
+
+
 def markdown(results: dict[str, Any]) -> str:
     meta, systems_ = results["meta"], results["systems"]
     names = [n for n in systems_ if "error" not in systems_[n]]
@@ -483,17 +490,13 @@ def markdown(results: dict[str, Any]) -> str:
             if base and n != "ddbforge":
                 cell += f" ({thr['rps'] / base['ops'][op]['throughput']['rps']:.2f}×)"
             row_t.append(cell)
-            row_l.append(f"{fmt_ms(lat['p50'])} / {fmt_ms(lat['p99'])} / {fmt_ms(lat['p99.9'])}")
+            row_l.append(fmt_latency(lat))
         lines.append(f"| {op} | req/s @{meta['connections']} | " + " | ".join(row_t) + " |")
         lines.append("|  | latency @1 | " + " | ".join(row_l) + " |")
-        each = [systems_[n]["ops"][op]["latency"].get("request_latency_us") for n in names]
-        if any(each):
-            lines.append("|  | latency @1 per request | " + " | ".join(
-                f"{fmt_ms(w['p50'])} / {fmt_ms(w['p99'])} / {fmt_ms(w['p99.9'])}" if w else "—" for w in each) + " |")
-        if wired:
-            seen = [systems_[n]["ops"][op]["latency"].get("wire_latency_us") for n in names]
-            lines.append("|  | latency @1 on the wire | " + " | ".join(
-                f"{fmt_ms(w['p50'])} / {fmt_ms(w['p99'])} / {fmt_ms(w['p99.9'])}" if w else "—" for w in seen) + " |")
+        for label, field in (("latency @1 per request", "request_latency_us"), ("latency @1 on the wire", "wire_latency_us")):
+            cells = [systems_[n]["ops"][op]["latency"].get(field) for n in names]
+            if any(cells):
+                lines.append(f"|  | {label} | " + " | ".join(fmt_latency(c) if c else "—" for c in cells) + " |")
 
     def row(label: str, f: Callable[[dict[str, Any]], str]) -> None:
         lines.append(f"| {label} |  | " + " | ".join(f(systems_[n]) for n in names) + " |")

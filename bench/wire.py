@@ -93,6 +93,8 @@ def latencies_us(lines: list[str], server_port: int) -> list[float]:
 
 
 def summarize(latencies: list[float]) -> dict[str, Any] | None:
+    """Count, percentiles and maximum of latencies in µs (None for none): the wire's, and the
+    Lua script's per-request times (bench/run.py)."""
     if not latencies:
         return None
     xs = sorted(latencies)

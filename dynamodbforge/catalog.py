@@ -242,17 +242,14 @@ def fold_stats_in(db: Any, batch: WriteBatch, after: int | None = None, limit: i
     sequence, and up to ``after + limit``: one pass over those records, not a query per
     table); see fold_all_stats."""
     through = batch.last_sequence()  # every other writer waits for this batch: nothing is in flight
-    if after is None:
-        names = db.catalog.names(batch, None)
-        limit = None
-    else:
-        if limit is not None:
-            through = min(through, after + limit)
-        names = batch.changed_tables(after, through)
+    bound = None  # the last sequence folded, when short of ``through``'s
+    if after is not None and limit is not None:
+        through = bound = min(through, after + limit)
+    names = db.catalog.names(batch, None) if after is None else batch.changed_tables(after, through)
     for name in names:
         info = db.catalog.find(name, batch)
         if info is not None:
-            Catalog.fold_stats(batch, info, through if limit is not None else None)
+            Catalog.fold_stats(batch, info, bound)
     return through
 
 

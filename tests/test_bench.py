@@ -72,7 +72,7 @@ def test_quick_benchmark_runs_every_operation_without_errors(tmp_path: Path) -> 
         if not timed:  # a wrk without LuaJIT's ffi: no per-request figures, and nothing else lost
             assert each is None, op
             continue
-        assert run["requests"] <= each["n"] <= run["requests"] + 1, op
+        assert run["requests"] <= each["requests"] <= run["requests"] + 1, op
         assert 0 < each["p50"] <= each["p99"] <= each["p99.9"] <= each["max"], op
         # it holds wrk's own interval for each request, and wrk adds made-up samples only above
         # twice the mean cycle, so the two medians agree to within a few microseconds

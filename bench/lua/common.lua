@@ -23,7 +23,9 @@ end
 -- (wrk 4.1 stats_correct: an answer slower than twice the mean cycle adds made-up samples
 -- below it); these are not.  Timed with CLOCK_MONOTONIC through LuaJIT's ffi, just before
 -- wrk's own start (after request() returns) and just after its end (response() runs after
--- wrk took its time), so each figure holds wrk's for that request.
+-- wrk took its time), so each figure holds wrk's for that request.  They go to bench/run.py
+-- as they are ("request_times_us", whole microseconds), which summarizes them as it does the
+-- wire's (bench/wire.py).
 local now_us = nil
 if os.getenv("PER_REQUEST") == "1" then
   local ok, ffi = pcall(require, "ffi")
@@ -35,14 +37,6 @@ if os.getenv("PER_REQUEST") == "1" then
       return tonumber(ts.tv_sec) * 1000000 + tonumber(ts.tv_nsec) / 1000
     end
   end
-end
-
-local function percentiles_json(samples)
-  if #samples == 0 then return "null" end
-  table.sort(samples)
-  local function at(q) return samples[math.max(1, math.ceil(#samples * q / 100))] end
-  return string.format('{"n":%d,"p50":%d,"p90":%d,"p99":%d,"p99.9":%d,"max":%d}',
-    #samples, at(50), at(90), at(99), at(99.9), samples[#samples])
 end
 
 local function json_str(s)
@@ -89,7 +83,7 @@ function M.setup_op(op, expect, make_body)
   -- Every response is checked: status, then the body (no error "__type", op-specific shape).
   response = function(status, headers, body)
     if now_us and sent_at then
-      took[#took + 1] = now_us() - sent_at
+      took[#took + 1] = math.floor(now_us() - sent_at + 0.5)
       sent_at = nil
     end
     if status < 200 or status > 299 then
@@ -122,12 +116,12 @@ function M.setup_op(op, expect, make_body)
     io.write(string.format(
       'BENCHJSON {"op":"%s","requests":%d,"duration_us":%d,"bytes":%d,"non2xx":%d,"bad_body":%d,"checked":%d,' ..
       '"socket_errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},' ..
-      '"latency_us":{"mean":%.1f,"p50":%d,"p90":%d,"p99":%d,"p99.9":%d,"max":%d},"request_latency_us":%s,' ..
+      '"latency_us":{"mean":%.1f,"p50":%d,"p90":%d,"p99":%d,"p99.9":%d,"max":%d},"request_times_us":%s,' ..
       '"first_bad":%s}\n',
       op, summary.requests, summary.duration, summary.bytes, n2, bad, chk,
       e.connect, e.read, e.write, e.timeout,
       latency.mean, latency:percentile(50), latency:percentile(90), latency:percentile(99),
-      latency:percentile(99.9), latency.max, now_us and percentiles_json(per_request) or "null", json_str(first)))
+      latency:percentile(99.9), latency.max, now_us and ("[" .. table.concat(per_request, ",") .. "]") or "null", json_str(first)))
   end
 end
 

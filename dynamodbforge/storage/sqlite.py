@@ -57,6 +57,8 @@ CREATE TABLE IF NOT EXISTS changelog (
 CREATE INDEX IF NOT EXISTS changelog_tbl_seq ON changelog (tbl, seq);
 CREATE TABLE IF NOT EXISTS changelog_horizon (tbl TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 """
+# also the layout of bench/floorserver.py, the benchmark's reference on this storage
+SCHEMA_STATEMENTS: tuple[str, ...] = tuple(s for s in _SCHEMA.split(";") if s.strip())
 
 
 class _Batch:
@@ -242,9 +244,8 @@ class SQLiteEngine:
         conn.execute("PRAGMA temp_store=MEMORY")
         with self._lock:
             conn.execute("BEGIN IMMEDIATE")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in SCHEMA_STATEMENTS:
+                conn.execute(statement)
             if not any(col[1] == "dsize" for col in conn.execute("PRAGMA table_info(changelog)")):
                 conn.execute("ALTER TABLE changelog ADD COLUMN dsize INTEGER")  # a data directory from before it
             conn.execute("COMMIT")
