@@ -430,6 +430,10 @@ def test_update_table_index_errors(dynamodb, table):
         "ValidationException", "Attempting to create an index which already exists")
     two = [{"Create": dict(create, IndexName="new1")}, {"Create": dict(create, IndexName="new2")}]
     assert err(AttributeDefinitions=_attrs(("g", "S")), GlobalSecondaryIndexUpdates=two)[0] == "LimitExceededException"
+    both = [{"Create": dict(create, IndexName="new1"), "Delete": {"IndexName": "gsi"}}]  # one entry, two actions
+    assert err(AttributeDefinitions=_attrs(("g", "S")), GlobalSecondaryIndexUpdates=both) == (
+        "ValidationException",
+        INVALID + "Only one global secondary index action is allowed per GlobalSecondaryIndexUpdate object")
     assert err(GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "nosuch"}}])[0] == "ResourceNotFoundException"
     assert err(AttributeDefinitions=_attrs(("g", "N")),
                GlobalSecondaryIndexUpdates=[{"Create": dict(create, IndexName="g22")}])[1].startswith(

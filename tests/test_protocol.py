@@ -361,6 +361,11 @@ def test_update_table():
     assert validation("UpdateTable", {"TableName": "abc", "GlobalSecondaryIndexUpdates": [
         {"Delete": {"IndexName": "abc"}}, {"Delete": {"IndexName": "abc"}}]}) == (
         INVALID + "Only one global secondary index update per index is allowed simultaneously. Index: abc")
+    create = {"IndexName": "ind", "KeySchema": [{"AttributeName": "x", "KeyType": "HASH"}],
+              "Projection": {"ProjectionType": "ALL"}}
+    assert validation("UpdateTable", {"TableName": "abc", "GlobalSecondaryIndexUpdates": [
+        {"Create": create, "Delete": {"IndexName": "xyz"}}]}) == (
+        INVALID + "Only one global secondary index action is allowed per GlobalSecondaryIndexUpdate object")
     assert validate_request("UpdateTable", {"TableName": "abc", "BillingMode": "PAY_PER_REQUEST"})
 
 

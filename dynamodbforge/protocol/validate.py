@@ -628,6 +628,10 @@ def _update_table(data: dict[str, Any], ctx: Ctx) -> None:
                     f"{INVALID}One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, "
                     "GlobalSecondaryIndexUpdate.Delete must not be null"
                 )
+            if sum(update.get(k) is not None for k in ("Update", "Create", "Delete")) > 1:
+                raise errors.validation(
+                    f"{INVALID}Only one global secondary index action is allowed per GlobalSecondaryIndexUpdate object"
+                )
             action = update.get("Update") or update.get("Create") or update.get("Delete")
             name = action.get("IndexName")
             if name in seen:
