@@ -159,8 +159,19 @@ def test_paging_every_page_size(dynamodb, range_table):
         for size in range(1, n + 2):
             items, pages = query_all(dynamodb, Limit=size, ScanIndexForward=forward, **base)
             assert [int(i["sk"]["N"]) for i in items] == want
-            # A page that fills Limit always carries LastEvaluatedKey, even at the very end.
-            assert pages == n // size + 1
+            # A page that stops at Limit on the partition's last item has no LastEvaluatedKey
+            # (DynamoDB: 20 items with Limit=1 take 20 pages, not 21), so no empty last page.
+            assert pages == max(1, -(-n // size))
+    r = dynamodb.query(Limit=n, **base)
+    assert r["Count"] == n and "LastEvaluatedKey" not in r
+    r = dynamodb.query(Limit=n - 1, **base)
+    assert r["Count"] == n - 1 and r["LastEvaluatedKey"] == {"pk": S("page"), "sk": N(n - 2)}
+    r = dynamodb.query(Limit=2, KeyConditionExpression="pk = :p AND sk < :s",
+                       ExpressionAttributeValues={":p": S("page"), ":s": N(2)}, TableName=range_table)
+    assert r["Count"] == 2 and "LastEvaluatedKey" not in r  # the key condition's range ends there too
+    # Scan keeps the key when a page stops at Limit, even on the table's last item.
+    r = dynamodb.scan(TableName=range_table, Limit=n)
+    assert r["Count"] == n and r["LastEvaluatedKey"]
     # Limit counts items evaluated, before the filter.
     r = dynamodb.query(Limit=4, FilterExpression="odd = :t", **{**base, "ExpressionAttributeValues": {
         ":p": S("page"), ":t": {"BOOL": True}}})

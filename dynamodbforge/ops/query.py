@@ -49,8 +49,15 @@ def _page(
     rows: Iterator[tuple[bytes, bytes]],
     ctx: ExpressionContext,
     raw_ok: bool = False,
+    look_ahead: bool = False,
 ) -> dict[str, Any] | bytes:
     """Read rows until Limit items or 1 MB were evaluated; filter, project, count.
+
+    ``look_ahead`` (a Query of the table itself): a page that stops at its Limit on the
+    range's last item has no LastEvaluatedKey, as DynamoDB answers such a Query (20 items
+    read with Limit=1 take 20 pages there, not 21: ScyllaDB Alternator's
+    test_query_filter_paging, run against DynamoDB).  Scans and index Queries keep the
+    key, and so does a page stopped by its 1 MB.
 
     Sizes: the stored JSON of an item is never shorter than its DynamoDB size
     (capacity.read_units_for_raw), so while the JSON read stays under 1 MB the page
@@ -87,6 +94,8 @@ def _page(
             kept.append(entry if proj is None else proj.apply(item))
         if (limit is not None and len(read) >= limit) or (exact is not None and exact >= PAGE_BYTES):
             last = entry
+            if look_ahead and (exact is None or exact < PAGE_BYTES) and next(rows, None) is None:
+                last = None  # the range ends here: nothing left to page to
             break
     scanned = len(read)
     if last is not None:
@@ -223,18 +232,19 @@ def query(db: Database, req: dict[str, Any]) -> dict[str, Any] | bytes:
             start = max(start, esk + b"\x00")
         else:
             end = esk if end is None else min(end, esk)
-    return _read_page(db, info, req, ctx, start, end, reverse=not forward)
+    return _read_page(db, info, req, ctx, start, end, reverse=not forward, look_ahead=True)
 
 
 def _read_page(
     db: Database, info: TableInfo, req: dict[str, Any], ctx: ExpressionContext,
-    start: bytes, end: bytes | None, *, reverse: bool = False,
+    start: bytes, end: bytes | None, *, reverse: bool = False, look_ahead: bool = False,
 ) -> dict[str, Any] | bytes:
     """One page from one snapshot of the key range [start, end)."""
     if end is not None and start >= end:
         return _page(db, info, req, iter(()), ctx, raw_ok=True)
     with db.engine.read() as reader:
-        return _page(db, info, req, reader.scan(start, end, reverse=reverse), ctx, raw_ok=True)
+        return _page(db, info, req, reader.scan(start, end, reverse=reverse), ctx, raw_ok=True,
+                     look_ahead=look_ahead)
 
 
 def _range_bounds(
