@@ -226,6 +226,28 @@ _NONE = TableIndexes()
 _CACHE: dict[int, tuple[dict[str, Any], TableIndexes]] = {}
 
 
+def check_scalar_key_paths(info: TableInfo, nested_heads: Any) -> None:
+    """DynamoDB refuses an expression that reaches into a key attribute of the table or of
+    one of its indexes (``k.a``, ``k[0]``): key attributes are scalars."""
+    if not nested_heads:
+        return
+    for name in info.key_names:
+        if name in nested_heads:
+            raise errors.validation(f"{_NOT_SCALAR}Key: {name}")
+    for ix in table_indexes(info).all:
+        for attr in (ix.hash_key, ix.range_key):
+            if attr is not None and attr.name in nested_heads:
+                raise errors.validation(f"{_NOT_SCALAR}IndexKey: {attr.name}")
+
+
+_NOT_SCALAR = "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: "
+
+
+def nested_heads(paths: Any) -> set[str]:
+    """The attributes a projection's or update's document paths reach into."""
+    return {path[0] for path in paths if len(path) > 1}
+
+
 def table_indexes(info: TableInfo) -> TableIndexes:
     """The parsed indexes of a table (cached per table description object)."""
     desc = info.description

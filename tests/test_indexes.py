@@ -477,3 +477,43 @@ def test_backfill_resumes_after_restart(tmp_path):
                              "ExpressionAttributeValues": {":v": {"N": "42"}}})
     assert got["Items"] == [{"pk": {"S": "p999"}, "v": {"N": "42"}}]
     db.close()
+
+
+def test_expressions_may_not_reach_into_key_attributes(dynamodb, table):
+    """A projection, filter or update path into a key attribute of the table or of an index
+    (``k.a``, ``k[0]``) is refused before anything is read: key attributes are scalars."""
+    scalars = "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: "
+    key = {"pk": {"S": "nest"}, "sk": {"N": "1"}}
+    dynamodb.put_item(TableName=table, Item={**key, "g": {"S": "g"}, "gs": {"N": "2"}, "l": {"S": "l"}})
+
+    def err(call, **kw):
+        with pytest.raises(ClientError) as info:
+            call(TableName=table, **kw)
+        return error_of(info)
+
+    def expect(attr, kind="IndexKey"):
+        return ("ValidationException", f"{scalars}{kind}: {attr}")
+
+    assert err(dynamodb.get_item, Key=key, ProjectionExpression="#p.a", ExpressionAttributeNames={"#p": "pk"}) == (
+        expect("pk", "Key"))
+    assert err(dynamodb.get_item, Key=key, ProjectionExpression="l[0]") == expect("l")
+    assert err(dynamodb.scan, FilterExpression="gs.a = :v", ExpressionAttributeValues={":v": {"N": "1"}}) == (
+        expect("gs"))
+    assert err(dynamodb.scan, ProjectionExpression="sk[1]") == expect("sk", "Key")
+    query = dict(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "nest"}})
+    assert err(dynamodb.query, ProjectionExpression="g.x", **query) == expect("g")
+    assert err(dynamodb.query, FilterExpression="attribute_exists(l.c)", **query) == expect("l")
+    assert err(dynamodb.query, IndexName="gall", KeyConditionExpression="g = :g", FilterExpression="size(l[2]) > :n",
+               ExpressionAttributeValues={":g": {"S": "g"}, ":n": {"N": "0"}}) == expect("l")
+    assert err(dynamodb.update_item, Key=key, UpdateExpression="SET g.y = :v",
+               ExpressionAttributeValues={":v": {"N": "3"}}) == expect("g")
+    assert err(dynamodb.update_item, Key=key, UpdateExpression="REMOVE gs[0]") == expect("gs")
+    # a table key is refused earlier, as an update of the key itself
+    assert err(dynamodb.update_item, Key=key, UpdateExpression="SET pk.y = :v",
+               ExpressionAttributeValues={":v": {"N": "3"}}) == (
+        "ValidationException", INVALID + "Cannot update attribute pk. This attribute is part of the key")
+    # nothing was changed, and top-level use of the same attributes is fine
+    assert dynamodb.get_item(TableName=table, Key=key, ProjectionExpression="g, l, pk")["Item"] == {
+        "g": {"S": "g"}, "l": {"S": "l"}, "pk": {"S": "nest"}}
+    assert dynamodb.scan(TableName=table, FilterExpression="pk = :p AND gs = :v",
+                         ExpressionAttributeValues={":p": {"S": "nest"}, ":v": {"N": "2"}})["Count"] == 1

@@ -124,8 +124,9 @@ class ExpressionContext:
         self._key_condition = (text, tree)
         return tree
 
-    def condition_heads(self, text: str) -> set[str]:
-        """the top-level attribute names a (valid, compiled) condition refers to."""
+    def condition_heads(self, text: str, nested: bool = False) -> set[str]:
+        """the top-level attribute names a (valid, compiled) condition refers to; with
+        ``nested``, only those it reaches into (``a.b``, ``a[0]``)."""
         from dynamodbforge.expressions import ast as A
 
         heads: set[str] = set()
@@ -133,7 +134,7 @@ class ExpressionContext:
         def walk(node: object) -> None:
             if isinstance(node, A.PathExpr):
                 first = node.elements[0]
-                if isinstance(first, str):
+                if isinstance(first, str) and (not nested or len(node.elements) > 1):
                     heads.add(self.names.get(first, first) if first.startswith("#") else first)
             elif isinstance(node, (A.And, A.Or)):
                 walk(node.left)

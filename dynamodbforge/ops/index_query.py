@@ -144,7 +144,9 @@ def query(db: Database, info: TableInfo, req: dict[str, Any], ctx: ExpressionCon
     if esk is not None:
         _check_start(info, ix, esk)
         Q._check_query_start(keys, {"ExclusiveStartKey": _index_part(ix, esk)}, keyc)  # type: ignore[arg-type]
+    Q.check_key_paths(ctx, info, req, "ProjectionExpression")
     Q._check_query_filter(ctx, keys, req)  # type: ignore[arg-type]
+    Q.check_key_paths(ctx, info, req, "FilterExpression")
     prefix = ix.partition_prefix(keyc.hash_value)
     start, end = prefix, keycodec.prefix_successor(prefix)
     if keyc.range_op is not None:
@@ -202,4 +204,6 @@ def scan(db: Database, info: TableInfo, req: dict[str, Any], ctx: ExpressionCont
                 f"with correct Segment. TotalSegments: {total} Segment: {req['Segment']}"
             )
         start = max(start, skey + b"\x00")
+    Q.check_key_paths(ctx, info, req, "ProjectionExpression")
+    Q.check_key_paths(ctx, info, req, "FilterExpression")
     return _page(db, info, ix, req, ctx, start, end)

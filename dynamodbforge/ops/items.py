@@ -245,6 +245,8 @@ def prepare_update(db: Database, spec: dict[str, Any], reader: Any = None, envel
                     "One or more parameter values were invalid: Cannot update attribute "
                     f"{name}. This attribute is part of the key"
                 )
+        if "UpdateExpression" in spec:
+            indexes.check_scalar_key_paths(info, indexes.nested_heads(update.paths))
     return WriteAction(info, key, "Update", cond, _return_old(spec), update=update)
 
 
@@ -326,6 +328,8 @@ def get_item(db: Database, req: dict[str, Any]) -> dict[str, Any] | bytes:
     info = db.catalog.get(req["TableName"])
     key = req["Key"]
     attributes.validate_key(key, info)
+    if proj is not None and "ProjectionExpression" in req:
+        indexes.check_scalar_key_paths(info, indexes.nested_heads(proj.paths))
     raw = db.engine.get(storage_key(info, key))
     # with --ttl-hide-expired an expired, not yet deleted item reads as absent
     hidden = ttl_state.hidden_predicate(db, info)

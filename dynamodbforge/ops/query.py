@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import orjson
 
-from dynamodbforge import capacity, errors  # capacity
+from dynamodbforge import capacity, errors, indexes  # capacity
 from dynamodbforge.catalog import TableInfo
 from dynamodbforge.database import Database
 from dynamodbforge.expressions import ExpressionContext
@@ -193,6 +193,17 @@ def _check_query_start(info: TableInfo, req: dict[str, Any], keyc: Any) -> None:
         raise errors.validation("The query can return at most one row and cannot be restarted")
 
 
+def check_key_paths(ctx: ExpressionContext, info: TableInfo, req: dict[str, Any], param: str) -> None:
+    """A Query's or Scan's projection or filter may not reach into a key attribute of the
+    table or of its indexes (indexes.check_scalar_key_paths)."""
+    text = req.get(param)
+    if text is None:
+        return
+    heads = (indexes.nested_heads(ctx.projection(text).paths) if param == "ProjectionExpression"
+             else ctx.condition_heads(text, nested=True))
+    indexes.check_scalar_key_paths(info, heads)
+
+
 def _check_query_filter(ctx: ExpressionContext, info: TableInfo, req: dict[str, Any]) -> None:
     """a Query's filter may not test key attributes."""
     if "FilterExpression" in req:
@@ -219,7 +230,9 @@ def query(db: Database, req: dict[str, Any]) -> dict[str, Any] | bytes:
     keyc = _key_condition(ctx, info, req)
     _read_options(ctx, req)
     _check_query_start(info, req, keyc)
+    check_key_paths(ctx, info, req, "ProjectionExpression")
     _check_query_filter(ctx, info, req)
+    check_key_paths(ctx, info, req, "FilterExpression")
     prefix = partition_prefix(info, keyc.hash_value)
     start, end = prefix, keycodec.prefix_successor(prefix)
     if keyc.range_op is not None:
@@ -299,6 +312,8 @@ def scan(db: Database, req: dict[str, Any]) -> dict[str, Any] | bytes:
                 f"with correct Segment. TotalSegments: {total} Segment: {req['Segment']}"
             )
         start = max(start, esk + b"\x00")
+    check_key_paths(ctx, info, req, "ProjectionExpression")
+    check_key_paths(ctx, info, req, "FilterExpression")
     return _read_page(db, info, req, ctx, start, end)
 
 
