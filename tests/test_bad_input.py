@@ -252,6 +252,38 @@ class TestWire:
         assert reply.status == 404
         assert reply.body == b"<UnknownOperationException/>\n"
 
+    def test_cors_headers_only_for_a_browser(self, endpoint):
+        # alternator test_cors.py (run against DynamoDB): no CORS header without an Origin; with
+        # one, Allow-Origin * and Expose-Headers on every answer, and a preflight (OPTIONS) that
+        # allows the method and headers it asks for, with a Max-Age only there.
+        cors = ["access-control-allow-origin", "access-control-expose-headers", "access-control-max-age",
+                "access-control-allow-methods", "access-control-allow-headers"]
+        for method in ("GET", "POST"):
+            reply = send(endpoint, b"{}" if method == "POST" else b"", method=method, sign=False,
+                         target="DynamoDB_20120810.ListTables" if method == "POST" else None)
+            assert not set(cors) & set(reply.headers)
+        asks = {"Origin": "http://example.com/", "Access-Control-Request-Method": "dog",
+                "Access-Control-Request-Headers": "cat, meerkat, mouse"}
+        reply = send(endpoint, b"", method="OPTIONS", sign=False, content_type=None, headers=asks)
+        assert reply.status == 200 and reply.body == b""
+        assert reply.headers["access-control-allow-origin"] == "*"
+        assert "x-amzn-RequestId" in reply.headers["access-control-expose-headers"]
+        assert reply.headers["access-control-allow-methods"] == "dog"
+        assert reply.headers["access-control-allow-headers"] == "cat, meerkat, mouse"
+        assert reply.headers["access-control-max-age"] == "172800"
+        for method in ("GET", "POST"):
+            reply = send(endpoint, b"{}" if method == "POST" else b"", method=method, headers=asks,
+                         target="DynamoDB_20120810.ListTables" if method == "POST" else None,
+                         content_type="application/x-amz-json-1.0" if method == "POST" else None)
+            assert reply.status == 200
+            assert reply.headers["access-control-allow-origin"] == "*"
+            assert "access-control-expose-headers" in reply.headers
+            assert not {"access-control-max-age", "access-control-allow-methods",
+                        "access-control-allow-headers"} & set(reply.headers)
+        # an OPTIONS without an Origin is no preflight: still DynamoDB's 404
+        reply = send(endpoint, b"", method="OPTIONS", sign=False, content_type=None)
+        assert reply.status == 404 and "access-control-allow-origin" not in reply.headers
+
     @pytest.mark.parametrize("method", ["PUT", "DELETE"])
     def test_other_methods_are_404(self, endpoint, method):
         # dynalite connection.js: 404 '<UnknownOperationException/>\n' (CRC32 3552371480), or sometimes

@@ -58,6 +58,20 @@ def test_batch_get_limits(dynamodb, hash_table, range_table):
                                range_table: {"Keys": [{"pk": S("a"), "sk": N(1)}], "AttributesToGet": ["pk"]}})
 
 
+def test_batch_get_validation_order(dynamodb, hash_table):
+    # per table, as AWS orders them (dynalite's batchGetItem.js, recorded from DynamoDB): duplicate
+    # AttributesToGet names and the expression maps before the keys and their duplicates
+    twice = [{"pk": S("a")}, {"pk": S("a")}]
+    expect_error(dynamodb.batch_get_item, INVALID + "Duplicate value in attribute name: v",
+                 RequestItems={hash_table: {"Keys": twice, "AttributesToGet": ["v", "v"]}})
+    expect_error(dynamodb.batch_get_item, "ExpressionAttributeNames can only be specified when using expressions",
+                 RequestItems={hash_table: {"Keys": twice, "ExpressionAttributeNames": {"#v": "v"}}})
+    expect_error(dynamodb.batch_get_item, "ExpressionAttributeNames must not be empty",
+                 RequestItems={hash_table: {"Keys": twice, "ProjectionExpression": "v", "ExpressionAttributeNames": {}}})
+    expect_error(dynamodb.batch_get_item, "Provided list of item keys contains duplicates",
+                 RequestItems={hash_table: {"Keys": twice, "ProjectionExpression": "v"}})
+
+
 def test_batch_get_sixteen_megabytes(dynamodb):
     table = create_table(dynamodb, unique_name("big"))
     try:

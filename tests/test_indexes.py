@@ -517,3 +517,21 @@ def test_expressions_may_not_reach_into_key_attributes(dynamodb, table):
         "g": {"S": "g"}, "l": {"S": "l"}, "pk": {"S": "nest"}}
     assert dynamodb.scan(TableName=table, FilterExpression="pk = :p AND gs = :v",
                          ExpressionAttributeValues={":p": {"S": "nest"}, ":v": {"N": "2"}})["Count"] == 1
+
+
+def test_index_query_checks_in_aws_order(dynamodb, table):
+    """An index Query checks its start key's shape, then its key conditions, then whether the
+    index can answer Select=ALL_ATTRIBUTES (dynalite's query.js, recorded from DynamoDB)."""
+    def err(**kw):
+        with pytest.raises(ClientError) as info:
+            dynamodb.query(TableName=table, IndexName="gsi", **kw)
+        return error_of(info)
+
+    all_attrs = INVALID + ("Select type ALL_ATTRIBUTES is not supported for global secondary index gsi because its "
+                           "projection type is not ALL")
+    cond = dict(KeyConditionExpression="g = :g", ExpressionAttributeValues={":g": {"S": "g"}})
+    assert err(Select="ALL_ATTRIBUTES", ExclusiveStartKey={"g": {"S": "g"}}, **cond) == (
+        "ValidationException", "The provided starting key is invalid")
+    assert err(Select="ALL_ATTRIBUTES", KeyConditionExpression="gs = :n", ExpressionAttributeValues={
+        ":n": {"N": "1"}}) == ("ValidationException", "Query condition missed key schema element: g")
+    assert err(Select="ALL_ATTRIBUTES", **cond) == ("ValidationException", all_attrs)

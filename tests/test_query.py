@@ -340,3 +340,13 @@ def test_key_condition_errors_in_written_order_and_before_the_table(dynamodb, ra
     expect_error(dynamodb.query, "Requested resource not found", "ResourceNotFoundException", TableName="no-such-table-kc",
                  KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
                  ExpressionAttributeValues={":p": S("q"), ":s": S("a")})
+
+
+def test_start_key_shape_comes_before_the_key_conditions(dynamodb, range_table):
+    """AWS checks an ExclusiveStartKey's attributes and types before the key conditions
+    (dynalite's query.js, recorded from DynamoDB)."""
+    bad_condition = dict(TableName=range_table, KeyConditionExpression="z = :z", ExpressionAttributeValues={":z": S("x")})
+    for esk in ({"pk": S("a")}, {"pk": S("a"), "sk": S("1")}, {"pk": S("a"), "sk": N(1), "x": S("y")}):
+        expect_error(dynamodb.query, "The provided starting key is invalid", ExclusiveStartKey=esk, **bad_condition)
+    expect_error(dynamodb.query, "Query condition missed key schema element: pk",
+                 ExclusiveStartKey={"pk": S("a"), "sk": N(1)}, **bad_condition)

@@ -130,3 +130,21 @@ def test_scan_one_megabyte(dynamodb):
         assert len(got) == 25 and pages == 3
     finally:
         dynamodb.delete_table(TableName=table)
+
+
+def test_validation_order(dynamodb, scan_table):
+    """AWS's order (dynalite's scan.js, recorded from DynamoDB): duplicate AttributesToGet, then
+    ScanFilter, then the Segment pair; expression errors before a missing table."""
+    no_args = {"v": {"ComparisonOperator": "EQ"}}
+    expect_error(dynamodb.scan, INVALID + "Duplicate value in attribute name: v", TableName=scan_table,
+                 AttributesToGet=["v", "v"], ScanFilter={"v": {"ComparisonOperator": "EQ", "AttributeValueList": [{}]}})
+    expect_error(dynamodb.scan, INVALID + "Invalid number of argument(s) for the EQ ComparisonOperator",
+                 TableName=scan_table, Segment=1, ScanFilter=no_args)
+    expect_error(dynamodb.scan, "The TotalSegments parameter is required but was not present in the request "
+                 "when Segment parameter is present", TableName=scan_table, Segment=1,
+                 FilterExpression="v = :a", ExpressionAttributeValues={":a": {}})
+    expect_error(dynamodb.scan, 'Invalid FilterExpression: Syntax error; token: "4", near: "> 4"',
+                 TableName="no-such-scan", FilterExpression="a > 4")
+    expect_error(dynamodb.scan, "Value provided in ExpressionAttributeNames unused in expressions: keys: {#w}",
+                 TableName="no-such-scan", FilterExpression="a = :a", ExpressionAttributeNames={"#w": "w"},
+                 ExpressionAttributeValues={":a": S("x")})

@@ -127,6 +127,13 @@ class ExpressionContext:
     def condition_heads(self, text: str, nested: bool = False) -> set[str]:
         """the top-level attribute names a (valid, compiled) condition refers to; with
         ``nested``, only those it reaches into (``a.b``, ``a[0]``)."""
+        return self._path_heads(Pa.CONDITION, text, nested)
+
+    def update_heads(self, text: str, nested: bool = False) -> set[str]:
+        """the same for a (valid, compiled) UpdateExpression: the paths it writes and reads."""
+        return self._path_heads(Pa.UPDATE, text, nested)
+
+    def _path_heads(self, kind: str, text: str, nested: bool) -> set[str]:
         from dynamodbforge.expressions import ast as A
 
         heads: set[str] = set()
@@ -136,29 +143,14 @@ class ExpressionContext:
                 first = node.elements[0]
                 if isinstance(first, str) and (not nested or len(node.elements) > 1):
                     heads.add(self.names.get(first, first) if first.startswith("#") else first)
-            elif isinstance(node, (A.And, A.Or)):
-                walk(node.left)
-                walk(node.right)
-            elif isinstance(node, A.Not):
-                walk(node.operand)
-            elif isinstance(node, A.Compare):
-                walk(node.left)
-                walk(node.right)
-            elif isinstance(node, A.Between):
-                walk(node.operand)
-                walk(node.low)
-                walk(node.high)
-            elif isinstance(node, A.In):
-                walk(node.operand)
-                for item in node.items:
-                    walk(item)
-            elif isinstance(node, A.FuncCond):
-                walk(node.call)
-            elif isinstance(node, A.FuncCall):
-                for arg in node.args:
-                    walk(arg)
+            elif isinstance(node, tuple):
+                for element in node:
+                    walk(element)
+            elif not isinstance(node, (str, int, A.ValueRef)) and hasattr(node, "__slots__"):
+                for field in node.__slots__:  # every AST node is a slotted dataclass
+                    walk(getattr(node, field))
 
-        walk(Pa.parse(Pa.CONDITION, text).tree)
+        walk(Pa.parse(kind, text).tree)
         return heads
 
     # --- after all expressions ---------------------------------------------------

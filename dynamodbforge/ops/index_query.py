@@ -49,7 +49,9 @@ def check_select(req: dict[str, Any]) -> None:
         raise errors.validation("ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName")
 
 
-def resolve(info: TableInfo, req: dict[str, Any]) -> IndexDef:
+def resolve(info: TableInfo, req: dict[str, Any], check_select: bool = True) -> IndexDef:
+    """The index a read names.  ``check_select=False`` (Query) leaves Select to _check_select,
+    which a Query makes after its start key and key conditions (dynalite's query.js)."""
     name = req["IndexName"]
     ix = indexes.table_indexes(info).by_name.get(name)
     if ix is None or ix.status == DELETING:
@@ -59,12 +61,18 @@ def resolve(info: TableInfo, req: dict[str, Any]) -> IndexDef:
             raise errors.validation("Consistent reads are not supported on global secondary indexes")
         if ix.status == CREATING:
             raise errors.validation(f"Cannot read from backfilling global secondary index: {name}")
-        if req.get("Select") == "ALL_ATTRIBUTES" and ix.projection != "ALL":
-            raise errors.validation(
-                f"{indexes.INVALID}Select type ALL_ATTRIBUTES is not supported for global secondary index {name} "
-                "because its projection type is not ALL"
-            )
+        if check_select:
+            _check_select(ix, req)
     return ix
+
+
+def _check_select(ix: IndexDef, req: dict[str, Any]) -> None:
+    """A global index answers ALL_ATTRIBUTES only when it projects them all."""
+    if ix.kind == GSI and req.get("Select") == "ALL_ATTRIBUTES" and ix.projection != "ALL":
+        raise errors.validation(
+            f"{indexes.INVALID}Select type ALL_ATTRIBUTES is not supported for global secondary index {ix.name} "
+            "because its projection type is not ALL"
+        )
 
 
 def _needs_fetch(ctx: ExpressionContext, ix: IndexDef, req: dict[str, Any]) -> bool:
@@ -136,16 +144,18 @@ def _index_capacity(out: dict[str, Any], req: dict[str, Any], ix: IndexDef) -> N
 
 
 def query(db: Database, info: TableInfo, req: dict[str, Any], ctx: ExpressionContext) -> dict[str, Any]:
-    ix = resolve(info, req)
+    ix = resolve(info, req, check_select=False)
     keys = _Keys(ix.hash_key, ix.range_key)
+    esk = req.get("ExclusiveStartKey")
+    if esk is not None:  # its shape before the key conditions, as AWS checks them
+        _check_start(info, ix, esk)
     keyc = Q._key_condition(ctx, keys, req)  # type: ignore[arg-type]
     Q._read_options(ctx, req)
-    esk = req.get("ExclusiveStartKey")
     if esk is not None:
-        _check_start(info, ix, esk)
         Q._check_query_start(keys, {"ExclusiveStartKey": _index_part(ix, esk)}, keyc)  # type: ignore[arg-type]
     Q.check_key_paths(ctx, info, req, "ProjectionExpression")
     Q._check_query_filter(ctx, keys, req)  # type: ignore[arg-type]
+    _check_select(ix, req)
     Q.check_key_paths(ctx, info, req, "FilterExpression")
     prefix = ix.partition_prefix(keyc.hash_value)
     start, end = prefix, keycodec.prefix_successor(prefix)
@@ -168,9 +178,11 @@ def _index_part(ix: IndexDef, esk: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_start(info: TableInfo, ix: IndexDef, esk: dict[str, Any]) -> None:
-    """An index ExclusiveStartKey holds exactly the index keys and the table keys, well typed."""
+    """An index ExclusiveStartKey holds exactly the index keys and the table keys, well typed.
+    A key with other attributes is just "invalid" (dynalite's query.js and scan.js, recorded
+    from DynamoDB)."""
     if set(esk) != set(ix.key_names):
-        raise errors.validation(_BAD_START)
+        raise errors.validation("The provided starting key is invalid")
     try:
         attributes.validate_key({n: esk[n] for n in info.key_names}, info)
     except errors.DynamoDBError as exc:

@@ -245,8 +245,9 @@ def prepare_update(db: Database, spec: dict[str, Any], reader: Any = None, envel
                     "One or more parameter values were invalid: Cannot update attribute "
                     f"{name}. This attribute is part of the key"
                 )
-        if "UpdateExpression" in spec:
-            indexes.check_scalar_key_paths(info, indexes.nested_heads(update.paths))
+        text = spec.get("UpdateExpression")
+        if text is not None and ("." in text or "[" in text):  # paths it writes or reads, e.g. SET f = d[1]
+            indexes.check_scalar_key_paths(info, _context(spec).update_heads(text, nested=True))
     return WriteAction(info, key, "Update", cond, _return_old(spec), update=update)
 
 

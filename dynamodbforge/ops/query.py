@@ -169,6 +169,23 @@ def _key_condition(ctx: ExpressionContext, info: TableInfo, req: dict[str, Any])
     raise errors.validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
 
 
+def _check_start_shape(info: TableInfo, req: dict[str, Any]) -> None:
+    """A Query's ExclusiveStartKey must hold exactly the table's key attributes, each of its
+    type; AWS checks that before the key conditions (dynalite's query.js, recorded from
+    DynamoDB), and words it as _check_query_start does (nubo-db, 2026-10-09)."""
+    esk = req.get("ExclusiveStartKey")
+    if esk is None:
+        return
+    names = info.key_names
+    if len(esk) != len(names):
+        raise errors.validation("The provided starting key is invalid")
+    for attr in (info.hash_key, info.range_key):
+        if attr is not None:
+            value = esk.get(attr.name)
+            if value is None or attr.type not in value:
+                raise errors.validation("The provided starting key is invalid")
+
+
 def _check_query_start(info: TableInfo, req: dict[str, Any], keyc: Any) -> None:
     """AWS's checks of a Query's ExclusiveStartKey against its key condition."""
     esk = req.get("ExclusiveStartKey")
@@ -197,7 +214,7 @@ def check_key_paths(ctx: ExpressionContext, info: TableInfo, req: dict[str, Any]
     """A Query's or Scan's projection or filter may not reach into a key attribute of the
     table or of its indexes (indexes.check_scalar_key_paths)."""
     text = req.get(param)
-    if text is None:
+    if text is None or ("." not in text and "[" not in text):  # no path reaches into anything
         return
     heads = (indexes.nested_heads(ctx.projection(text).paths) if param == "ProjectionExpression"
              else ctx.condition_heads(text, nested=True))
@@ -226,7 +243,8 @@ def query(db: Database, req: dict[str, Any]) -> dict[str, Any] | bytes:
     info = db.catalog.get(req["TableName"])
     if "IndexName" in req or req.get("Select") == "ALL_PROJECTED_ATTRIBUTES":  # index reads
         return _index_read("query", db, info, req, ctx)
-    # key condition (expression or legacy), filter and projection, start key
+    # start key's shape, key condition (expression or legacy), filter and projection, start key
+    _check_start_shape(info, req)
     keyc = _key_condition(ctx, info, req)
     _read_options(ctx, req)
     _check_query_start(info, req, keyc)
@@ -291,6 +309,7 @@ def _range_bounds(
 
 def scan(db: Database, req: dict[str, Any]) -> dict[str, Any] | bytes:
     ctx = ExpressionContext(req.get("ExpressionAttributeNames"), req.get("ExpressionAttributeValues"))
+    _read_options(ctx, req)  # the expressions' errors come before a missing table (dynalite's scan.js)
     info = db.catalog.get(req["TableName"])
     if "IndexName" in req or req.get("Select") == "ALL_PROJECTED_ATTRIBUTES":  # index reads
         return _index_read("scan", db, info, req, ctx)

@@ -816,18 +816,27 @@ UPDATE_ITEM = Struct("UpdateItemInput", {
 # Query / Scan -----------------------------------------------------------------------------
 
 def _read_many(data: dict[str, Any], ctx: Ctx, expressions: tuple[str, ...], non: tuple[str, ...],
-               filter_param: str) -> None:
+               filter_param: str, before_maps: Callable[[dict[str, Any]], None] | None = None) -> None:
+    """Query's and Scan's shared checks, in AWS's order for each (dynalite's validations,
+    recorded from DynamoDB): Scan checks AttributesToGet for duplicates before its
+    ScanFilter, Query after its QueryFilter; ``before_maps`` (Scan's Segment pair) runs
+    after the ExclusiveStartKey's values and before ExpressionAttributeNames/Values."""
     check_expression_params(data, expressions, non)
     check_conditional_operator(data, filter_param)
-    check_conditions(data.get(filter_param), ctx)
     names = data.get("AttributesToGet")
+    if filter_param == "QueryFilter":
+        check_conditions(data.get(filter_param), ctx)
     if names:
         check_name_sizes(names)
         _no_duplicate_names(names)
+    if filter_param != "QueryFilter":
+        check_conditions(data.get(filter_param), ctx)
     esk = data.get("ExclusiveStartKey")
     found = av_error(ctx, esk)
     if found is not None:  # the newer layer (Query) reports the value's problem as itself
         raise errors.validation(found[1] if ctx.newer_framework else f"The provided starting key is invalid: {found[1]}")
+    if before_maps is not None:
+        before_maps(data)
     if filter_param == "QueryFilter":  # Query's own rules, in AWS's order
         if "KeyConditions" not in data and "KeyConditionExpression" not in data:
             raise errors.validation(
@@ -854,6 +863,12 @@ def _query(data: dict[str, Any], ctx: Ctx) -> None:
 
 
 def _scan(data: dict[str, Any], ctx: Ctx) -> None:
+    _read_many(data, ctx, ("ProjectionExpression", "FilterExpression"),
+               ("AttributesToGet", "ScanFilter", "ConditionalOperator"), "ScanFilter", _check_segments)
+
+
+def _check_segments(data: dict[str, Any]) -> None:
+    """A parallel Scan's Segment and TotalSegments come together, Segment below TotalSegments."""
     segment, total = data.get("Segment"), data.get("TotalSegments")
     if segment is not None and total is None:
         raise errors.validation(
@@ -870,8 +885,6 @@ def _scan(data: dict[str, Any], ctx: Ctx) -> None:
             "The Segment parameter is zero-based and must be less than parameter TotalSegments: "
             f"Segment: {segment} is not less than TotalSegments: {total}"
         )
-    _read_many(data, ctx, ("ProjectionExpression", "FilterExpression"),
-               ("AttributesToGet", "ScanFilter", "ConditionalOperator"), "ScanFilter")
 
 
 QUERY = Struct("QueryInput", {
@@ -984,8 +997,12 @@ def _batch_get(data: dict[str, Any], ctx: Ctx) -> None:
             "Can not use both expression and non-expression parameters in the same request: "
             "Non-expression parameters: {AttributesToGet} Expression parameters: {ProjectionExpression}"
         )
-    for spec in specs:
+    for spec in specs:  # per table, in AWS's order: parameters, names, expression maps, keys
         check_expression_params(spec, ("ProjectionExpression",), ("AttributesToGet",))
+        names = spec.get("AttributesToGet")
+        if names:
+            _no_duplicate_names(names)
+        check_expression_maps(spec, ctx)
         seen: set[bytes] = set()
         for key in spec["Keys"]:
             raise_av(ctx, key)
@@ -996,10 +1013,6 @@ def _batch_get(data: dict[str, Any], ctx: Ctx) -> None:
             total += 1
             if total > 100:
                 raise errors.validation("Too many items requested for the BatchGetItem call")
-        names = spec.get("AttributesToGet")
-        if names:
-            _no_duplicate_names(names)
-        check_expression_maps(spec, ctx)
 
 
 BATCH_WRITE = Struct("BatchWriteItemInput", {

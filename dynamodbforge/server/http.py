@@ -71,7 +71,7 @@ _DATE = _DateCache()
 
 class HttpProtocol(asyncio.Protocol):
     __slots__ = ("_service", "_auth", "_transport", "_parser", "_url", "_headers", "_body", "_body_len",
-                 "_too_large", "_health", "_peer", "_gate")
+                 "_too_large", "_health", "_peer", "_gate", "_cors")
 
     def __init__(self, service: Service, auth: Any, health: bytes, gate: "CommitGate | None" = None) -> None:
         self._service = service
@@ -89,6 +89,7 @@ class HttpProtocol(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_len = 0
         self._too_large = False
+        self._cors = b""  # CORS headers of this request's answer (a browser's request has an Origin)
 
     # -- asyncio.Protocol --------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -137,6 +138,16 @@ class HttpProtocol(asyncio.Protocol):
         keep_alive = self._parser.should_keep_alive()
         headers = self._headers
         method = self._parser.get_method()
+        if b"origin" in headers:  # CORS, as DynamoDB answers browsers (the AWS SDK for JavaScript)
+            self._cors = _CORS
+            if method == b"OPTIONS":  # a preflight: allow what it asks for
+                self._cors = _CORS + b"".join(
+                    b"Access-Control-Allow-" + name + b": " + headers[b"access-control-request-" + key] + b"\r\n"
+                    for name, key in ((b"Headers", b"headers"), (b"Methods", b"method"))
+                    if b"access-control-request-" + key in headers
+                ) + b"Access-Control-Max-Age: 172800\r\n"
+                self._send_raw(200, b"", b"text/plain", keep_alive)
+                return
         if self._too_large:
             status, body = errors.request_too_large().to_wire()
             self._send(status, body, b"application/x-amz-json-1.0", keep_alive=False)
@@ -236,6 +247,7 @@ class HttpProtocol(asyncio.Protocol):
             b"Server: Server\r\n",  # what DynamoDB sends, on every answer
             b"x-amzn-RequestId: ", _request_id(), b"\r\n",
             extra,
+            self._cors,
             b"Content-Type: ", content_type, b"\r\n",
             b"Content-Length: ", str(len(body)).encode(), b"\r\n",
             b"Date: ", _DATE.get(), b"\r\n",
@@ -301,6 +313,10 @@ class CommitGate:
                 transport.write(data)
                 if close:
                     transport.close()
+
+
+_CORS = (b"Access-Control-Allow-Origin: *\r\n"
+         b"Access-Control-Expose-Headers: x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,Date\r\n")
 
 
 def _render_failure(status: int, body: bytes) -> bytes:
