@@ -350,3 +350,17 @@ def test_start_key_shape_comes_before_the_key_conditions(dynamodb, range_table):
         expect_error(dynamodb.query, "The provided starting key is invalid", ExclusiveStartKey=esk, **bad_condition)
     expect_error(dynamodb.query, "Query condition missed key schema element: pk",
                  ExclusiveStartKey={"pk": S("a"), "sk": N(1)}, **bad_condition)
+
+
+def test_key_condition_rules_without_a_schema_come_before_a_missing_table(dynamodb):
+    # dynalite's query.js (recorded from DynamoDB) asks these of a table that does not exist
+    missing = unique_name("no-such-query")
+    for expression, message in (
+            ("a = :a OR b = :a", "Invalid operator used in KeyConditionExpression: OR"),
+            ("attribute_exists(a)", "Invalid operator used in KeyConditionExpression: attribute_exists"),
+            ("a.b = :a", "KeyConditionExpressions cannot have conditions on nested attributes"),
+            ("a = size(:a)", "KeyConditionExpressions cannot contain nested operations")):
+        expect_error(dynamodb.query, message, TableName=missing, KeyConditionExpression=expression,
+                     ExpressionAttributeValues={":a": S("1")})
+    expect_error(dynamodb.query, "Requested resource not found", "ResourceNotFoundException", TableName=missing,
+                 KeyConditionExpression="a = :a", ExpressionAttributeValues={":a": S("1")})

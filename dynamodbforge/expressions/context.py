@@ -9,7 +9,7 @@ from dynamodbforge import errors
 from dynamodbforge.expressions import parser as Pa
 from dynamodbforge.expressions import resolve as R
 from dynamodbforge.expressions.compiled import Condition, KeyCondition, Projection, Update
-from dynamodbforge.expressions.keycondition import build_key_condition
+from dynamodbforge.expressions.keycondition import build_key_condition, collect_key_conditions
 from dynamodbforge.expressions.parser import ExpressionError
 
 MAX_EXPRESSION_BYTES = 4096
@@ -121,6 +121,9 @@ class ExpressionContext:
         # almost every time, and caching each would only push every other expression out
         self._compile(Pa.CONDITION, text, "KeyConditionExpression", R.WRITTEN_ORDER,
                       lambda parsed, resolver: R.resolve_condition(parsed, text, resolver), cache=False)
+        # the rules that need no key schema (operators, nesting, one condition per attribute)
+        # are AWS's too before any table (dynalite's query.js, recorded from DynamoDB)
+        collect_key_conditions(tree, self.names, self.values)
         self._key_condition = (text, tree)
         return tree
 

@@ -66,6 +66,14 @@ def _collect(node: A.Condition, names: dict, values: dict, conds: dict[str, tupl
     conds[attr] = (op, [values[o.name] for o in operands if isinstance(o, A.ValueRef)])
 
 
+def collect_key_conditions(tree: A.Condition, names: dict, values: dict) -> dict[str, tuple[str, list[AV]]]:
+    """Each attribute's (operator, values) in a key condition; raises the errors that need no
+    key schema."""
+    conds: dict[str, tuple[str, list[AV]]] = {}
+    _collect(tree, names, values, conds)
+    return conds
+
+
 def build_key_condition(
     tree: A.Condition,
     names: dict,
@@ -75,8 +83,7 @@ def build_key_condition(
     key_types: dict[str, str] | None,
 ) -> KeyCondition:
     """Validate a resolved key condition against the key schema, AWS's checks in AWS's order."""
-    conds: dict[str, tuple[str, list[AV]]] = {}
-    _collect(tree, names, values, conds)
+    conds = collect_key_conditions(tree, names, values)
     if len(conds) > 2:
         raise _invalid(
             f"The number of query conditions ({len(conds)}) exceeds the number of key attributes defined in the "
