@@ -252,6 +252,12 @@ class TestWire:
         assert reply.status == 404
         assert reply.body == b"<UnknownOperationException/>\n"
 
+    def test_a_plain_json_request_is_answered_as_plain_json(self, endpoint):
+        # dynalite's connection.js (recorded from DynamoDB): application/json in, application/json out
+        reply = send(endpoint, "{}", target="DynamoDB_20120810.ListTables", content_type="application/json")
+        assert reply.status == 200 and "TableNames" in reply.json
+        assert reply.headers["content-type"] == "application/json"
+
     def test_cors_headers_only_for_a_browser(self, endpoint):
         # alternator test_cors.py (run against DynamoDB): no CORS header without an Origin; with
         # one, Allow-Origin * and Expose-Headers on every answer, and a preflight (OPTIONS) that

@@ -130,8 +130,17 @@ def test_empty_tags_and_index_arns_are_refused(dynamodb, tagged):
     _, arn = tagged
     with pytest.raises(dynamodb.exceptions.ClientError) as excinfo:
         dynamodb.tag_resource(ResourceArn=arn, Tags=[])
-    code, message = error_of(excinfo)
-    assert code == "ValidationException" and "'tags'" in message, message
+    assert error_of(excinfo) == ("ValidationException", "Atleast one Tag needs to be provided as Input.")
+    with pytest.raises(dynamodb.exceptions.ClientError) as excinfo:
+        dynamodb.untag_resource(ResourceArn=arn, TagKeys=[])
+    assert error_of(excinfo) == ("ValidationException", "Atleast one Tag Key needs to be provided as Input.")
+    missing = arn.rsplit("/", 1)[0] + "/no-such-table-untag"
+    with pytest.raises(dynamodb.exceptions.ClientError) as excinfo:
+        dynamodb.untag_resource(ResourceArn=missing, TagKeys=["k"])
+    assert error_of(excinfo) == ("ResourceNotFoundException", "Requested resource not found")
+    with pytest.raises(dynamodb.exceptions.ClientError) as excinfo:
+        dynamodb.tag_resource(ResourceArn=missing, Tags=[])  # the empty list is found before the table
+    assert error_of(excinfo) == ("ValidationException", "Atleast one Tag needs to be provided as Input.")
     index_arn = arn + "/index/some-index"
     for call_it in (lambda: dynamodb.list_tags_of_resource(ResourceArn=index_arn),
                     lambda: dynamodb.tag_resource(ResourceArn=index_arn, Tags=[{"Key": "k", "Value": "v"}])):

@@ -96,21 +96,30 @@ def store_for_create(batch: Any, uid: int, tags: list[dict[str, str]] | None) ->
         batch.put(_key(uid), orjson.dumps(_merged({}, tags)))
 
 
-def _table_from_arn(db: Database, arn: str, reader: Any) -> Any:
+def _table_name_of(arn: str) -> tuple[str, str]:
+    """(table name, region) of a table's ARN, or AWS's ValidationException."""
     if not arn.startswith("arn:"):  # DynamoDB's newer wording (Alternator's test_tag_resource_incorrect)
         raise errors.validation(f"Invalid TableArn: ARNs must start with 'arn:': {arn}")  # prefix unverified
     parts = arn.split(":", 5)
     if (len(parts) != 6 or parts[0] != "arn" or parts[2] != "dynamodb" or not parts[5].startswith("table/")
             or "/" in parts[5][len("table/"):]):  # an index's ARN is no taggable resource
         raise errors.validation(f"Invalid TableArn: Invalid ResourceArn provided as input {arn}")
-    name = parts[5][len("table/"):]
+    return parts[5][len("table/"):], parts[3]
+
+
+def _table_from_arn(db: Database, arn: str, reader: Any,
+                    not_found: str = "Requested resource not found: ResourcArn: {arn} not found") -> Any:
+    name, region = _table_name_of(arn)
     info = db.catalog.find(name, reader)
-    if info is None or parts[3] != db.region:
-        raise errors.resource_not_found(f"Requested resource not found: ResourcArn: {arn} not found")
+    if info is None or region != db.region:
+        raise errors.resource_not_found(not_found.format(arn=arn))
     return info
 
 
 def tag_resource(db: Database, req: dict[str, Any]) -> bytes:
+    _table_name_of(req["ResourceArn"])
+    if not req["Tags"]:  # after the ARN, before the table (dynalite's tagResource.js, recorded from AWS)
+        raise errors.validation("Atleast one Tag needs to be provided as Input.")
     with db.engine.write() as batch:
         info = _table_from_arn(db, req["ResourceArn"], batch)
         batch.put(_key(info.uid), orjson.dumps(_merged(load(batch, info.uid), req["Tags"])))
@@ -118,8 +127,12 @@ def tag_resource(db: Database, req: dict[str, Any]) -> bytes:
 
 
 def untag_resource(db: Database, req: dict[str, Any]) -> bytes:
+    _table_name_of(req["ResourceArn"])
+    if not req["TagKeys"]:  # as TagResource's Tags (dynalite's untagResource.js)
+        raise errors.validation("Atleast one Tag Key needs to be provided as Input.")
     with db.engine.write() as batch:
-        info = _table_from_arn(db, req["ResourceArn"], batch)
+        # UntagResource names no ARN when it finds no table (dynalite's untagResource.js)
+        info = _table_from_arn(db, req["ResourceArn"], batch, "Requested resource not found")
         _check_keys(req["TagKeys"])
         current = load(batch, info.uid)
         remaining = {k: v for k, v in current.items() if k not in set(req["TagKeys"])}

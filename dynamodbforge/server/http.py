@@ -179,7 +179,8 @@ class HttpProtocol(asyncio.Protocol):
         body = b"".join(self._body) if len(self._body) != 1 else self._body[0]
         content_type = headers.get(b"content-type", b"application/x-amz-json-1.0")
         response_type = b"application/x-amz-json-1.1" if content_type.endswith(b"1.1") else (
-            b"application/x-amz-json-1.0")
+            b"application/json" if content_type.split(b";")[0].strip() == b"application/json"  # echoed (dynalite)
+            else b"application/x-amz-json-1.0")
         raw_body = body  # SigV4's payload hash covers the body as sent (before gunzip)
         content_encoding = headers.get(b"content-encoding", b"").strip().lower()
         if content_encoding and content_encoding not in (b"gzip", b"identity"):
