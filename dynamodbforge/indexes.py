@@ -240,6 +240,22 @@ def check_scalar_key_paths(info: TableInfo, nested_heads: Any) -> None:
                 raise errors.validation(f"{_NOT_SCALAR}IndexKey: {attr.name}")
 
 
+def check_update_key_types(info: TableInfo, value_types: dict[str, str]) -> None:
+    """An UpdateExpression that sets an index key to a value of another type, known before any
+    item is read (``SET k = :v``), is refused at once, as PutItem refuses such an item."""
+    if not value_types:
+        return
+    for ix in table_indexes(info).maintained:  # global indexes first, as the write's own check
+        for attr in (ix.hash_key, ix.range_key):
+            if attr is not None and value_types.get(attr.name, attr.type) != attr.type:
+                raise errors.item_level(errors.validation(  # a transaction cancels for it
+                    f"{INVALID}Type mismatch for Index Key {attr.name} Expected: {attr.type} "
+                    f"Actual: {value_types[attr.name]} IndexName: {ix.name}"
+                ))
+
+
+UPDATE_TO_UNSUPPORTED_TYPE = "The update expression attempted to update the secondary index key to unsupported type"
+
 _NOT_SCALAR = "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: "
 
 

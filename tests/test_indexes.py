@@ -535,3 +535,36 @@ def test_index_query_checks_in_aws_order(dynamodb, table):
     assert err(Select="ALL_ATTRIBUTES", KeyConditionExpression="gs = :n", ExpressionAttributeValues={
         ":n": {"N": "1"}}) == ("ValidationException", "Query condition missed key schema element: g")
     assert err(Select="ALL_ATTRIBUTES", **cond) == ("ValidationException", all_attrs)
+
+
+def test_update_of_an_index_key_to_another_type(dynamodb, table):
+    """A value of the wrong type for an index key: known before the item is read (``SET k = :v``),
+    "Type mismatch for Index Key" at once, before conditions and nested paths; worked out from
+    the item (``SET k = other``), DynamoDB's "unsupported type" (dynalite's updateItem.js)."""
+    key = {"pk": {"S": "types"}, "sk": {"N": "1"}}
+    dynamodb.put_item(TableName=table, Item={**key, "g": {"S": "g"}, "n": {"N": "5"}})
+
+    def err(**kw):
+        with pytest.raises(ClientError) as info:
+            dynamodb.update_item(TableName=table, Key=key, **kw)
+        return error_of(info)
+
+    mismatch = INVALID + "Type mismatch for Index Key g Expected: S Actual: N IndexName: "
+    code, message = err(UpdateExpression="SET g = :n", ExpressionAttributeValues={":n": {"N": "1"}},
+                        ConditionExpression="attribute_not_exists(pk)")  # the condition would fail too
+    assert code == "ValidationException" and message in (mismatch + "gsi", mismatch + "gall"), message
+    code, message = err(UpdateExpression="SET l.a = :s ADD g :n",
+                        ExpressionAttributeValues={":s": {"S": "x"}, ":n": {"N": "1"}})
+    assert message.startswith(mismatch), message  # before the path into the LSI key l
+    code, message = err(UpdateExpression="SET gs = :s", ExpressionAttributeValues={":s": {"S": "x"}})
+    assert message == INVALID + "Type mismatch for Index Key gs Expected: N Actual: S IndexName: gsi"
+    unsupported = ("ValidationException",
+                   "The update expression attempted to update the secondary index key to unsupported type")
+    assert err(UpdateExpression="SET g = n") == unsupported
+    assert err(UpdateExpression="SET g = if_not_exists(n, :s)", ExpressionAttributeValues={":s": {"S": "x"}}) == (
+        unsupported)
+    item = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+    assert item == {**key, "g": {"S": "g"}, "n": {"N": "5"}}  # nothing was written
+    dynamodb.update_item(TableName=table, Key=key, UpdateExpression="SET g = :s, gs = n",
+                         ExpressionAttributeValues={":s": {"S": "h"}})
+    assert dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]["gs"] == {"N": "5"}

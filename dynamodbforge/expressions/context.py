@@ -136,6 +136,30 @@ class ExpressionContext:
         """the same for a (valid, compiled) UpdateExpression: the paths it writes and reads."""
         return self._path_heads(Pa.UPDATE, text, nested)
 
+    def update_value_types(self, text: str) -> dict[str, str]:
+        """Of a (valid, compiled) UpdateExpression: each top-level attribute it SETs or ADDs to a
+        value whose type is known before any item is read (a ``:value``, ``a + b``,
+        ``list_append(...)``), and that type."""
+        from dynamodbforge.expressions import ast as A
+
+        types: dict[str, str] = {}
+        for action in Pa.parse(Pa.UPDATE, text).tree.actions:
+            if not isinstance(action, (A.SetAction, A.AddAction)) or len(action.path.elements) != 1:
+                continue
+            value = action.value
+            if isinstance(value, A.ValueRef):
+                kind = next(iter(self.values.get(value.name) or {"": None}))
+            elif isinstance(value, A.Arith):
+                kind = "N"
+            elif isinstance(value, A.FuncCall) and value.name == "list_append":
+                kind = "L"
+            else:
+                continue
+            name = action.path.elements[0]
+            if isinstance(name, str) and kind:
+                types[self.names.get(name, name) if name.startswith("#") else name] = kind
+        return types
+
     def _path_heads(self, kind: str, text: str, nested: bool) -> set[str]:
         from dynamodbforge.expressions import ast as A
 

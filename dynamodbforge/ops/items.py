@@ -119,6 +119,7 @@ class WriteAction:
     return_old_on_failure: bool = False
     item: dict[str, Any] | None = None  # Put
     update: Any = None  # Update
+    update_legacy: bool = False  # the Update came from AttributeUpdates
     new_size: int = 0
 
     def condition_holds(self, old: dict[str, Any] | None) -> bool:
@@ -246,9 +247,12 @@ def prepare_update(db: Database, spec: dict[str, Any], reader: Any = None, envel
                     f"{name}. This attribute is part of the key"
                 )
         text = spec.get("UpdateExpression")
+        if text is not None and indexes.table_indexes(info).all:  # in AWS's order (dynalite's updateItem.js)
+            indexes.check_update_key_types(info, _context(spec).update_value_types(text))
         if text is not None and ("." in text or "[" in text):  # paths it writes or reads, e.g. SET f = d[1]
             indexes.check_scalar_key_paths(info, _context(spec).update_heads(text, nested=True))
-    return WriteAction(info, key, "Update", cond, _return_old(spec), update=update)
+    return WriteAction(info, key, "Update", cond, _return_old(spec), update=update,
+                       update_legacy="AttributeUpdates" in spec)
 
 
 def _return_old(spec: dict[str, Any]) -> bool:
@@ -267,8 +271,16 @@ def execute(db: Database, action: WriteAction) -> tuple[dict[str, Any] | None, d
     # maintenance can still refuse an item) nothing can raise after it, so the batch
     # needs no undo of its own (storage: write(undo_alone=False)).
     undo_alone = bool(indexes.table_indexes(action.info).maintained)
-    with db.engine.write(undo_alone=undo_alone) as batch:
-        return write_in_batch(db, batch, action.info, action.key, compute)
+    try:
+        with db.engine.write(undo_alone=undo_alone) as batch:
+            return write_in_batch(db, batch, action.info, action.key, compute)
+    except errors.DynamoDBError as exc:
+        # a value worked out from the item (SET k = other) of the wrong type for an index key:
+        # DynamoDB's words for it (values known beforehand were refused in prepare_update)
+        if action.kind == "Update" and action.update is not None and not action.update_legacy \
+                and (exc.message or "").startswith(indexes.INVALID + "Type mismatch for Index Key"):
+            raise errors.validation(indexes.UPDATE_TO_UNSUPPORTED_TYPE) from None
+        raise
 
 
 def _with_capacity(out: dict[str, Any], req: dict[str, Any], info: TableInfo, units: float,
