@@ -226,17 +226,18 @@ _NONE = TableIndexes()
 _CACHE: dict[int, tuple[dict[str, Any], TableIndexes]] = {}
 
 
-def check_scalar_key_paths(info: TableInfo, nested_heads: Any) -> None:
+def check_scalar_key_paths(info: TableInfo, heads: set[str]) -> None:
     """DynamoDB refuses an expression that reaches into a key attribute of the table or of
-    one of its indexes (``k.a``, ``k[0]``): key attributes are scalars."""
-    if not nested_heads:
+    one of its indexes (``k.a``, ``k[0]``; ``heads``: the attributes it reaches into): key
+    attributes are scalars."""
+    if not heads:
         return
     for name in info.key_names:
-        if name in nested_heads:
+        if name in heads:
             raise errors.validation(f"{_NOT_SCALAR}Key: {name}")
     for ix in table_indexes(info).all:
         for attr in (ix.hash_key, ix.range_key):
-            if attr is not None and attr.name in nested_heads:
+            if attr is not None and attr.name in heads:
                 raise errors.validation(f"{_NOT_SCALAR}IndexKey: {attr.name}")
 
 

@@ -247,10 +247,11 @@ def prepare_update(db: Database, spec: dict[str, Any], reader: Any = None, envel
                     f"{name}. This attribute is part of the key"
                 )
         text = spec.get("UpdateExpression")
-        if text is not None and indexes.table_indexes(info).all:  # in AWS's order (dynalite's updateItem.js)
-            indexes.check_update_key_types(info, _context(spec).update_value_types(text))
-        if text is not None and ("." in text or "[" in text):  # paths it writes or reads, e.g. SET f = d[1]
-            indexes.check_scalar_key_paths(info, _context(spec).update_heads(text, nested=True))
+        if text is not None:  # in AWS's order (dynalite's updateItem.js)
+            if indexes.table_indexes(info).all:
+                indexes.check_update_key_types(info, _context(spec).update_value_types(text))
+            if "." in text or "[" in text:  # paths it writes or reads, e.g. SET f = d[1]
+                indexes.check_scalar_key_paths(info, _context(spec).update_heads(text, nested=True))
     return WriteAction(info, key, "Update", cond, _return_old(spec), update=update,
                        update_legacy="AttributeUpdates" in spec)
 
