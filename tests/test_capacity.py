@@ -204,6 +204,35 @@ def test_batch_and_transaction_writes_charge_indexes(dynamodb, indexed):
                                         "LocalSecondaryIndexes": {"lsi": both}}]
 
 
+def test_lsi_query_fetching_from_the_table_charges_each_fetched_item(dynamodb):
+    """An LSI read of attributes the index does not project fetches each item from the table:
+    the index read (entries summed, rounded once) plus one table read per item, each rounded
+    up (dynalite's query.js, recorded from DynamoDB: 3 small items, 4 units, table 3, index 1)."""
+    name = unique_name("caplsi")
+    dynamodb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("a", "b", "d")],
+        KeySchema=[{"AttributeName": "a", "KeyType": "HASH"}, {"AttributeName": "b", "KeyType": "RANGE"}],
+        LocalSecondaryIndexes=[{"IndexName": "index2", "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"},
+                                                                     {"AttributeName": "d", "KeyType": "RANGE"}],
+                                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["c"]}}])
+    for i in range(3):
+        dynamodb.put_item(TableName=name, Item={"a": {"S": "x"}, "b": {"S": str(i)}, "c": {"S": "c"},
+                                                "d": {"S": f"d{i}"}, "e": {"S": "e"}})
+    query = dict(TableName=name, IndexName="index2", KeyConditionExpression="a = :a",
+                 ExpressionAttributeValues={":a": {"S": "x"}})
+    r = dynamodb.query(Select="ALL_ATTRIBUTES", ConsistentRead=True, ReturnConsumedCapacity="INDEXES", **query)
+    assert r["Count"] == 3 and all(i["e"] == {"S": "e"} for i in r["Items"])
+    assert r["ConsumedCapacity"] == {"TableName": name, "CapacityUnits": 4.0, "Table": {"CapacityUnits": 3.0},
+                                     "LocalSecondaryIndexes": {"index2": {"CapacityUnits": 1.0}}}
+    r = dynamodb.query(Select="ALL_ATTRIBUTES", ReturnConsumedCapacity="TOTAL", **query)
+    assert r["ConsumedCapacity"] == {"TableName": name, "CapacityUnits": 2.0}  # eventually consistent: half
+    r = dynamodb.query(ConsistentRead=True, ReturnConsumedCapacity="INDEXES", **query)  # projected only
+    assert r["ConsumedCapacity"] == {"TableName": name, "CapacityUnits": 1.0, "Table": {"CapacityUnits": 0.0},
+                                     "LocalSecondaryIndexes": {"index2": {"CapacityUnits": 1.0}}}
+    dynamodb.delete_table(TableName=name)
+
+
 def test_query_sums_item_sizes_then_rounds(dynamodb, range_tbl):
     with_items = [{"PutRequest": {"Item": {"pk": {"S": "q"}, "sk": {"N": str(i)}, "a": {"S": "x" * 34}}}}
                   for i in range(10)]  # 10 items of 40 bytes: pk(3) + sk(2+2) + a(1+34) ~ 40
