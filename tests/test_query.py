@@ -364,3 +364,14 @@ def test_key_condition_rules_without_a_schema_come_before_a_missing_table(dynamo
                      ExpressionAttributeValues={":a": S("1")})
     expect_error(dynamodb.query, "Requested resource not found", "ResourceNotFoundException", TableName=missing,
                  KeyConditionExpression="a = :a", ExpressionAttributeValues={":a": S("1")})
+
+
+def test_an_empty_filter_or_projection_comes_before_the_key_condition(dynamodb):
+    # dynalite's query.js (recorded from DynamoDB): empty expressions first, the filter's first
+    missing = unique_name("no-such-query")
+    base = dict(TableName=missing, KeyConditionExpression="attribute_type(a, :a)", ExpressionAttributeValues={":a": S("N")})
+    expect_error(dynamodb.query, "Invalid FilterExpression: The expression can not be empty;",
+                 FilterExpression="", ProjectionExpression="", **base)
+    expect_error(dynamodb.query, "Invalid ProjectionExpression: The expression can not be empty;",
+                 FilterExpression="a > b", ProjectionExpression=" ", **base)
+    expect_error(dynamodb.query, "Invalid operator used in KeyConditionExpression: attribute_type", **base)

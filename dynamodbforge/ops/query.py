@@ -236,8 +236,18 @@ def _check_query_filter(ctx: ExpressionContext, info: TableInfo, req: dict[str, 
             )
 
 
+def _check_empty_expressions(req: dict[str, Any]) -> None:
+    """An empty FilterExpression or ProjectionExpression is refused before any expression is
+    parsed (dynalite's query.js and scan.js, recorded from DynamoDB)."""
+    for param in ("FilterExpression", "ProjectionExpression"):
+        text = req.get(param)
+        if text is not None and not text.strip():
+            raise errors.validation(f"Invalid {param}: The expression can not be empty;")
+
+
 def query(db: Database, req: dict[str, Any]) -> dict[str, Any] | bytes:
     ctx = ExpressionContext(req.get("ExpressionAttributeNames"), req.get("ExpressionAttributeValues"))
+    _check_empty_expressions(req)
     if "KeyConditionExpression" in req:  # its request-level errors come before a missing table
         ctx.check_key_condition(req["KeyConditionExpression"])
     info = db.catalog.get(req["TableName"])
@@ -309,6 +319,7 @@ def _range_bounds(
 
 def scan(db: Database, req: dict[str, Any]) -> dict[str, Any] | bytes:
     ctx = ExpressionContext(req.get("ExpressionAttributeNames"), req.get("ExpressionAttributeValues"))
+    _check_empty_expressions(req)
     _read_options(ctx, req)  # the expressions' errors come before a missing table (dynalite's scan.js)
     info = db.catalog.get(req["TableName"])
     if "IndexName" in req or req.get("Select") == "ALL_PROJECTED_ATTRIBUTES":  # index reads
