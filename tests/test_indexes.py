@@ -535,6 +535,10 @@ def test_index_query_checks_in_aws_order(dynamodb, table):
     assert err(Select="ALL_ATTRIBUTES", KeyConditionExpression="gs = :n", ExpressionAttributeValues={
         ":n": {"N": "1"}}) == ("ValidationException", "Query condition missed key schema element: g")
     assert err(Select="ALL_ATTRIBUTES", **cond) == ("ValidationException", all_attrs)
+    # an index key of the wrong type in the start key: these words, without the prefix
+    wrong = {"g": {"N": "1"}, "gs": {"N": "1"}, "pk": {"S": "p"}, "sk": {"N": "1"}}
+    assert err(ExclusiveStartKey=wrong, **cond) == (
+        "ValidationException", "The provided key element does not match the schema")
 
 
 def test_update_of_an_index_key_to_another_type(dynamodb, table):

@@ -28,7 +28,6 @@ from dynamodbforge.ops import query as Q
 from dynamodbforge.protocol import attributes
 from dynamodbforge.storage import keycodec
 
-_BAD_START = "The provided starting key is invalid: The provided key element does not match the schema"
 
 
 @dataclass(slots=True)
@@ -197,15 +196,15 @@ def _check_start(info: TableInfo, ix: IndexDef, esk: dict[str, Any]) -> None:
     from DynamoDB)."""
     if set(esk) != set(ix.key_names):
         raise errors.validation("The provided starting key is invalid")
+    for attr in (ix.hash_key, ix.range_key):  # the index's own keys first, in these words
+        if attr is not None:
+            av = esk[attr.name]
+            if len(av) != 1 or attr.type not in av:
+                raise errors.validation(attributes.MSG_NOT_SCHEMA)
     try:
         attributes.validate_key({n: esk[n] for n in info.key_names}, info)
     except errors.DynamoDBError as exc:
         raise errors.validation(f"The provided starting key is invalid: {exc.message}") from None
-    for attr in (ix.hash_key, ix.range_key):
-        if attr is not None:
-            av = esk[attr.name]
-            if len(av) != 1 or attr.type not in av:
-                raise errors.validation(_BAD_START)
 
 
 def scan(db: Database, info: TableInfo, req: dict[str, Any], ctx: ExpressionContext) -> dict[str, Any]:
