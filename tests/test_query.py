@@ -257,8 +257,9 @@ def test_key_condition_errors(dynamodb, range_table, hash_table):
     q = dynamodb.query
 
     def bad(expr, message, table=range_table, **values):
-        expect_error(q, message, TableName=table, KeyConditionExpression=expr,
-                     ExpressionAttributeValues={":p": S("x"), **values} if values or ":p" in expr else values or None)
+        # only the values the expression uses: an unused one is refused before the key schema
+        used = {k: v for k, v in {":p": S("x"), **values}.items() if k in expr}
+        expect_error(q, message, TableName=table, KeyConditionExpression=expr, ExpressionAttributeValues=used or None)
 
     vals = {":v": N(1)}
     bad("pk = :p AND zzz = :v", "Query condition missed key schema element: sk", **vals)
@@ -343,13 +344,16 @@ def test_key_condition_errors_in_written_order_and_before_the_table(dynamodb, ra
 
 
 def test_start_key_shape_comes_before_the_key_conditions(dynamodb, range_table):
-    """AWS checks an ExclusiveStartKey's attributes and types before the key conditions
-    (dynalite's query.js, recorded from DynamoDB)."""
+    """AWS checks an ExclusiveStartKey's number of attributes and their presence before the key
+    conditions (dynalite's query.js, recorded from DynamoDB); their types after them."""
     bad_condition = dict(TableName=range_table, KeyConditionExpression="z = :z", ExpressionAttributeValues={":z": S("x")})
-    for esk in ({"pk": S("a")}, {"pk": S("a"), "sk": S("1")}, {"pk": S("a"), "sk": N(1), "x": S("y")}):
+    for esk in ({"pk": S("a")}, {"pk": S("a"), "x": N(1)}, {"pk": S("a"), "sk": N(1), "x": S("y")}):
         expect_error(dynamodb.query, "The provided starting key is invalid", ExclusiveStartKey=esk, **bad_condition)
-    expect_error(dynamodb.query, "Query condition missed key schema element: pk",
-                 ExclusiveStartKey={"pk": S("a"), "sk": N(1)}, **bad_condition)
+    for esk in ({"pk": S("a"), "sk": N(1)}, {"pk": S("a"), "sk": S("1")}):
+        expect_error(dynamodb.query, "Query condition missed key schema element: pk", ExclusiveStartKey=esk,
+                     **bad_condition)
+    expect_error(dynamodb.query, "The provided starting key is invalid", ExclusiveStartKey={"pk": S("a"), "sk": S("1")},
+                 TableName=range_table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": S("a")})
 
 
 def test_key_condition_rules_without_a_schema_come_before_a_missing_table(dynamodb):
@@ -357,13 +361,20 @@ def test_key_condition_rules_without_a_schema_come_before_a_missing_table(dynamo
     missing = unique_name("no-such-query")
     for expression, message in (
             ("a = :a OR b = :a", "Invalid operator used in KeyConditionExpression: OR"),
-            ("attribute_exists(a)", "Invalid operator used in KeyConditionExpression: attribute_exists"),
+            ("attribute_exists(a) AND b = :a", "Invalid operator used in KeyConditionExpression: attribute_exists"),
             ("a.b = :a", "KeyConditionExpressions cannot have conditions on nested attributes"),
             ("a = size(:a)", "KeyConditionExpressions cannot contain nested operations")):
         expect_error(dynamodb.query, message, TableName=missing, KeyConditionExpression=expression,
                      ExpressionAttributeValues={":a": S("1")})
     expect_error(dynamodb.query, "Requested resource not found", "ResourceNotFoundException", TableName=missing,
                  KeyConditionExpression="a = :a", ExpressionAttributeValues={":a": S("1")})
+    # each expression's own errors come first, the key condition's before the filter's, and
+    # unused values before the key condition's rules
+    expect_error(dynamodb.query, 'Invalid KeyConditionExpression: Syntax error; token: "4", near: "> 4"',
+                 TableName=missing, KeyConditionExpression="a > 4", FilterExpression="")
+    expect_error(dynamodb.query, "Value provided in ExpressionAttributeValues unused in expressions: keys: {:u}",
+                 TableName=missing, KeyConditionExpression="a = :a OR b = :a",
+                 ExpressionAttributeValues={":a": S("1"), ":u": S("2")})
 
 
 def test_an_empty_filter_or_projection_comes_before_the_key_condition(dynamodb):

@@ -121,11 +121,14 @@ class ExpressionContext:
         # almost every time, and caching each would only push every other expression out
         self._compile(Pa.CONDITION, text, "KeyConditionExpression", R.WRITTEN_ORDER,
                       lambda parsed, resolver: R.resolve_condition(parsed, text, resolver), cache=False)
-        # the rules that need no key schema (operators, nesting, one condition per attribute)
-        # are AWS's too before any table (dynalite's query.js, recorded from DynamoDB)
-        collect_key_conditions(tree, self.names, self.values)
         self._key_condition = (text, tree)
         return tree
+
+    def check_key_condition_rules(self, text: str) -> None:
+        """A (checked) KeyConditionExpression's rules that need no key schema: operators,
+        nesting, one condition per attribute; DynamoDB makes them before it looks the table
+        up, after every expression's own errors (dynalite's query.js, recorded from DynamoDB)."""
+        collect_key_conditions(self.check_key_condition(text), self.names, self.values)
 
     def condition_heads(self, text: str, nested: bool = False) -> set[str]:
         """the top-level attribute names a (valid, compiled) condition refers to; with

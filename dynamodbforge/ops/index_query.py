@@ -48,9 +48,9 @@ def check_select(req: dict[str, Any]) -> None:
         raise errors.validation("ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName")
 
 
-def resolve(info: TableInfo, req: dict[str, Any], check_select: bool = True) -> IndexDef:
-    """The index a read names.  ``check_select=False`` (Query) leaves Select to _check_select,
-    which a Query makes after its start key and key conditions (dynalite's query.js)."""
+def resolve(info: TableInfo, req: dict[str, Any]) -> IndexDef:
+    """The index a read names.  Whether it can answer Select=ALL_ATTRIBUTES is _check_select's,
+    which Query and Scan ask after the start key (dynalite's query.js and scan.js)."""
     name = req["IndexName"]
     ix = indexes.table_indexes(info).by_name.get(name)
     if ix is None or ix.status == DELETING:
@@ -60,8 +60,6 @@ def resolve(info: TableInfo, req: dict[str, Any], check_select: bool = True) -> 
             raise errors.validation("Consistent reads are not supported on global secondary indexes")
         if ix.status == CREATING:
             raise errors.validation(f"Cannot read from backfilling global secondary index: {name}")
-        if check_select:
-            _check_select(ix, req)
     return ix
 
 
@@ -157,7 +155,7 @@ def _index_capacity(out: dict[str, Any], req: dict[str, Any], ix: IndexDef, tabl
 
 
 def query(db: Database, info: TableInfo, req: dict[str, Any], ctx: ExpressionContext) -> dict[str, Any]:
-    ix = resolve(info, req, check_select=False)
+    ix = resolve(info, req)
     keys = _Keys(ix.hash_key, ix.range_key)
     esk = req.get("ExclusiveStartKey")
     if esk is not None:  # its shape before the key conditions, as AWS checks them
@@ -190,19 +188,27 @@ def _index_part(ix: IndexDef, esk: dict[str, Any]) -> dict[str, Any]:
     return {n: esk[n] for n in names}
 
 
-def _check_start(info: TableInfo, ix: IndexDef, esk: dict[str, Any]) -> None:
-    """An index ExclusiveStartKey holds exactly the index keys and the table keys, well typed.
-    A key with other attributes is just "invalid" (dynalite's query.js and scan.js, recorded
-    from DynamoDB)."""
-    if set(esk) != set(ix.key_names):
+def _check_start(info: TableInfo, ix: IndexDef, esk: dict[str, Any], table_part: bool = True) -> None:
+    """An index ExclusiveStartKey holds exactly the index keys and the table keys, well typed,
+    checked as DynamoDB does (dynalite's query.js and scan.js, recorded from DynamoDB): the
+    number of attributes, then the index's keys, then the table's."""
+    if len(esk) != len(ix.key_names):
         raise errors.validation("The provided starting key is invalid")
     for attr in (ix.hash_key, ix.range_key):  # the index's own keys first, in these words
         if attr is not None:
-            av = esk[attr.name]
+            av = esk.get(attr.name)
+            if av is None:
+                raise errors.validation("The provided starting key is invalid")
             if len(av) != 1 or attr.type not in av:
                 raise errors.validation(attributes.MSG_NOT_SCHEMA)
+    if table_part:
+        _check_start_table_part(info, esk)
+
+
+def _check_start_table_part(info: TableInfo, esk: dict[str, Any]) -> None:
+    """The table's keys among an index ExclusiveStartKey's attributes."""
     try:
-        attributes.validate_key({n: esk[n] for n in info.key_names}, info)
+        attributes.validate_key({n: esk[n] for n in info.key_names if n in esk}, info)
     except errors.DynamoDBError as exc:
         raise errors.validation(f"The provided starting key is invalid: {exc.message}") from None
 
@@ -220,8 +226,11 @@ def scan(db: Database, info: TableInfo, req: dict[str, Any], ctx: ExpressionCont
             end = ix.prefix + hi.to_bytes(4, "big")
     Q._read_options(ctx, req)
     esk = req.get("ExclusiveStartKey")
+    if esk is not None:  # Scan's order (dynalite's scan.js): the index's keys, Select, the table's
+        _check_start(info, ix, esk, table_part=False)
+    _check_select(ix, req)
     if esk is not None:
-        _check_start(info, ix, esk)
+        _check_start_table_part(info, esk)
         skey = ix.start_key(info, esk)
         if total is not None and not (start <= skey and (end is None or skey < end)):
             raise errors.validation(

@@ -170,20 +170,14 @@ def _key_condition(ctx: ExpressionContext, info: TableInfo, req: dict[str, Any])
 
 
 def _check_start_shape(info: TableInfo, req: dict[str, Any]) -> None:
-    """A Query's ExclusiveStartKey must hold exactly the table's key attributes, each of its
-    type; AWS checks that before the key conditions (dynalite's query.js, recorded from
-    DynamoDB), and words it as _check_query_start does (nubo-db, 2026-10-09)."""
+    """A Query's ExclusiveStartKey must hold exactly the table's key attributes; AWS checks
+    their number and presence before the key conditions (dynalite's query.js, recorded from
+    DynamoDB).  Their types are _check_query_start's, worded as nubo-db captured (2026)."""
     esk = req.get("ExclusiveStartKey")
     if esk is None:
         return
-    names = info.key_names
-    if len(esk) != len(names):
+    if len(esk) != len(info.key_names) or any(name not in esk for name in info.key_names):
         raise errors.validation("The provided starting key is invalid")
-    for attr in (info.hash_key, info.range_key):
-        if attr is not None:
-            value = esk.get(attr.name)
-            if value is None or attr.type not in value:
-                raise errors.validation("The provided starting key is invalid")
 
 
 def _check_query_start(info: TableInfo, req: dict[str, Any], keyc: Any) -> None:
@@ -236,20 +230,16 @@ def _check_query_filter(ctx: ExpressionContext, info: TableInfo, req: dict[str, 
             )
 
 
-def _check_empty_expressions(req: dict[str, Any]) -> None:
-    """An empty FilterExpression or ProjectionExpression is refused before any expression is
-    parsed (dynalite's query.js and scan.js, recorded from DynamoDB)."""
-    for param in ("FilterExpression", "ProjectionExpression"):
-        text = req.get(param)
-        if text is not None and not text.strip():
-            raise errors.validation(f"Invalid {param}: The expression can not be empty;")
-
-
 def query(db: Database, req: dict[str, Any]) -> dict[str, Any] | bytes:
     ctx = ExpressionContext(req.get("ExpressionAttributeNames"), req.get("ExpressionAttributeValues"))
-    _check_empty_expressions(req)
-    if "KeyConditionExpression" in req:  # its request-level errors come before a missing table
+    # Before the table is looked up, in DynamoDB's order (dynalite's query.js): each expression's
+    # own errors (empty, syntax, operands), the key condition's first, then the filter's and the
+    # projection's; then the key condition's rules that need no key schema.
+    if "KeyConditionExpression" in req:
         ctx.check_key_condition(req["KeyConditionExpression"])
+    _read_options(ctx, req)
+    if "KeyConditionExpression" in req:
+        ctx.check_key_condition_rules(req["KeyConditionExpression"])
     info = db.catalog.get(req["TableName"])
     if "IndexName" in req or req.get("Select") == "ALL_PROJECTED_ATTRIBUTES":  # index reads
         return _index_read("query", db, info, req, ctx)
@@ -319,7 +309,6 @@ def _range_bounds(
 
 def scan(db: Database, req: dict[str, Any]) -> dict[str, Any] | bytes:
     ctx = ExpressionContext(req.get("ExpressionAttributeNames"), req.get("ExpressionAttributeValues"))
-    _check_empty_expressions(req)
     _read_options(ctx, req)  # the expressions' errors come before a missing table (dynalite's scan.js)
     info = db.catalog.get(req["TableName"])
     if "IndexName" in req or req.get("Select") == "ALL_PROJECTED_ATTRIBUTES":  # index reads
