@@ -33,7 +33,8 @@ class ExpressionContext:
         self.values: dict[str, dict[str, Any]] = values or {}
         self._used_names: set[str] = set()
         self._used_values: set[str] = set()
-        self._key_condition: tuple[str, Any] | None = None  # (text, tree) once checked
+        # (text, tree, each attribute's conditions once check_key_condition_rules ran)
+        self._key_condition: tuple[str, Any, Any] | None = None
 
     # --- compile ---------------------------------------------------------------
     def _parse(self, kind: str, text: str, param: str) -> Any:
@@ -109,7 +110,9 @@ class ExpressionContext:
         "Condition parameter type does not match schema type" check.
         """
         tree = self.check_key_condition(text)
-        return build_key_condition(tree, self.names, self.values, hash_key, range_key, key_types)
+        assert self._key_condition is not None
+        return build_key_condition(tree, self.names, self.values, hash_key, range_key, key_types,
+                                   self._key_condition[2])
 
     def check_key_condition(self, text: str) -> Any:
         """A KeyConditionExpression's checks that need no table (Query makes them before it
@@ -121,14 +124,15 @@ class ExpressionContext:
         # almost every time, and caching each would only push every other expression out
         self._compile(Pa.CONDITION, text, "KeyConditionExpression", R.WRITTEN_ORDER,
                       lambda parsed, resolver: R.resolve_condition(parsed, text, resolver), cache=False)
-        self._key_condition = (text, tree)
+        self._key_condition = (text, tree, None)
         return tree
 
     def check_key_condition_rules(self, text: str) -> None:
         """A (checked) KeyConditionExpression's rules that need no key schema: operators,
         nesting, one condition per attribute; DynamoDB makes them before it looks the table
         up, after every expression's own errors (dynalite's query.js, recorded from DynamoDB)."""
-        collect_key_conditions(self.check_key_condition(text), self.names, self.values)
+        tree = self.check_key_condition(text)
+        self._key_condition = (text, tree, collect_key_conditions(tree, self.names, self.values))
 
     def condition_heads(self, text: str, nested: bool = False) -> set[str]:
         """the top-level attribute names a (valid, compiled) condition refers to; with
@@ -151,7 +155,10 @@ class ExpressionContext:
                 continue
             value = action.value
             if isinstance(value, A.ValueRef):
-                kind = next(iter(self.values.get(value.name) or {"": None}))
+                av = self.values.get(value.name)
+                if not av:
+                    continue
+                kind = next(iter(av))
             elif isinstance(value, A.Arith):
                 kind = "N"
             elif isinstance(value, A.FuncCall) and value.name == "list_append":
@@ -159,7 +166,7 @@ class ExpressionContext:
             else:
                 continue
             name = action.path.elements[0]
-            if isinstance(name, str) and kind:
+            if isinstance(name, str):
                 types[self.names.get(name, name) if name.startswith("#") else name] = kind
         return types
 

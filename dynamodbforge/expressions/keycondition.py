@@ -81,9 +81,12 @@ def build_key_condition(
     hash_key: str,
     range_key: str | None,
     key_types: dict[str, str] | None,
+    conds: dict[str, tuple[str, list[AV]]] | None = None,
 ) -> KeyCondition:
-    """Validate a resolved key condition against the key schema, AWS's checks in AWS's order."""
-    conds = collect_key_conditions(tree, names, values)
+    """Validate a resolved key condition against the key schema, AWS's checks in AWS's order
+    (``conds``: collect_key_conditions' answer, when the caller has it already)."""
+    if conds is None:
+        conds = collect_key_conditions(tree, names, values)
     if len(conds) > 2:
         raise _invalid(
             f"The number of query conditions ({len(conds)}) exceeds the number of key attributes defined in the "

@@ -124,21 +124,11 @@ def _page(db: Database, info: TableInfo, ix: IndexDef, req: dict[str, Any], ctx:
     with db.engine.read() as reader:
         rows = _Rows(db, info, reader, iter(()) if end is not None and start >= end
                      else reader.scan(start, end, reverse=reverse), fetch, bool(req.get("ConsistentRead")))
-        out = Q._page(db, info, req, iter(rows), ctx)
+        out = Q._page(db, info, req, iter(rows), ctx, fetched=rows if fetch else None)
     if "LastEvaluatedKey" in out and rows.last_raw is not None:
         last = orjson.loads(rows.last_raw)
         out["LastEvaluatedKey"] = {n: last[n] for n in ix.key_names if n in last}
-    table_units = 0.0
-    if fetch and rows.fetch_units:
-        # the index read (its entries, rounded up once) plus a table read per fetched item
-        # (dynalite's query.js, recorded from DynamoDB: 3 small items fetched through an
-        # LSI cost 4 units, table 3 and index 1)
-        capacity.record(capacity.Usage(info, capacity.READ).add(rows.fetch_units, None))
-        table_units = rows.fetch_units
-        cap = out.get("ConsumedCapacity")
-        if cap is not None:
-            cap["CapacityUnits"] = Q._read_units(rows.index_bytes, bool(req.get("ConsistentRead"))) + table_units
-    _index_capacity(out, req, ix, table_units)
+    _index_capacity(out, req, ix, rows.fetch_units)
     return out
 
 
@@ -161,7 +151,6 @@ def query(db: Database, info: TableInfo, req: dict[str, Any], ctx: ExpressionCon
     if esk is not None:  # its shape before the key conditions, as AWS checks them
         _check_start(info, ix, esk)
     keyc = Q._key_condition(ctx, keys, req)  # type: ignore[arg-type]
-    Q._read_options(ctx, req)
     if esk is not None:
         Q._check_query_start(keys, {"ExclusiveStartKey": _index_part(ix, esk)}, keyc)  # type: ignore[arg-type]
     Q.check_key_paths(ctx, info, req, "ProjectionExpression")
@@ -224,7 +213,6 @@ def scan(db: Database, info: TableInfo, req: dict[str, Any], ctx: ExpressionCont
         start = ix.prefix + lo.to_bytes(4, "big")
         if hi < Q._HASH_SPACE:
             end = ix.prefix + hi.to_bytes(4, "big")
-    Q._read_options(ctx, req)
     esk = req.get("ExclusiveStartKey")
     if esk is not None:  # Scan's order (dynalite's scan.js): the index's keys, Select, the table's
         _check_start(info, ix, esk, table_part=False)

@@ -248,10 +248,11 @@ def prepare_update(db: Database, spec: dict[str, Any], reader: Any = None, envel
                 )
         text = spec.get("UpdateExpression")
         if text is not None:  # in AWS's order (dynalite's updateItem.js)
+            ctx = _context(spec)
             if indexes.table_indexes(info).all:
-                indexes.check_update_key_types(info, _context(spec).update_value_types(text))
+                indexes.check_update_key_types(info, ctx.update_value_types(text))
             if "." in text or "[" in text:  # paths it writes or reads, e.g. SET f = d[1]
-                indexes.check_scalar_key_paths(info, _context(spec).update_heads(text, nested=True))
+                indexes.check_scalar_key_paths(info, ctx.update_heads(text, nested=True))
     return WriteAction(info, key, "Update", cond, _return_old(spec), update=update,
                        update_legacy="AttributeUpdates" in spec)
 

@@ -7,7 +7,6 @@ segment and segments are stable across pages.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Iterator
 
 import orjson
@@ -24,11 +23,6 @@ from dynamodbforge.ttl import state as ttl_state  # --ttl-hide-expired
 
 PAGE_BYTES = 1024 * 1024  # "a maximum of 1 MB of data" per Query/Scan page
 _HASH_SPACE = 1 << 32
-
-
-def _read_units(total_size: int, consistent: bool) -> float:
-    units = float(max(1, math.ceil(total_size / 4096)))
-    return units if consistent else units / 2
 
 
 def _start_key(info: TableInfo, req: dict[str, Any]) -> bytes | None:
@@ -50,6 +44,7 @@ def _page(
     ctx: ExpressionContext,
     raw_ok: bool = False,
     look_ahead: bool = False,
+    fetched: Any = None,
 ) -> dict[str, Any] | bytes:
     """Read rows until Limit items or 1 MB were evaluated; filter, project, count.
 
@@ -58,6 +53,11 @@ def _page(
     read with Limit=1 take 20 pages there, not 21: ScyllaDB Alternator's
     test_query_filter_paging, run against DynamoDB).  Scans and index Queries keep the
     key, and so does a page stopped by its 1 MB.
+
+    ``fetched`` (an LSI read whose rows are items fetched from the table, index_query._Rows):
+    the page costs its index entries (``index_bytes``, rounded up once) plus a table read
+    per fetched item (``fetch_units``, each rounded up on its own; dynalite's query.js,
+    recorded from DynamoDB: 3 small items fetched through an LSI cost 4 units).
 
     Sizes: the stored JSON of an item is never shorter than its DynamoDB size
     (capacity.read_units_for_raw), so while the JSON read stays under 1 MB the page
@@ -109,7 +109,10 @@ def _page(
     partition = None
     if read and ("KeyConditionExpression" in req or "KeyConditions" in req):
         partition = {info.hash_key.name: _as_item(read[0])[info.hash_key.name]}
-    usage.add(capacity.read_units(size, bool(req.get("ConsistentRead"))), partition)
+    if fetched is not None and fetched.fetch_units:
+        size = fetched.index_bytes
+    units = capacity.read_units(size, bool(req.get("ConsistentRead")))
+    usage.add(units + fetched.fetch_units if fetched is not None else units, partition)
     if raw_out:
         capacity.record(usage)
         tail = b'],"Count":%d,"ScannedCount":%d' % (len(kept), scanned)
@@ -246,7 +249,6 @@ def query(db: Database, req: dict[str, Any]) -> dict[str, Any] | bytes:
     # start key's shape, key condition (expression or legacy), filter and projection, start key
     _check_start_shape(info, req)
     keyc = _key_condition(ctx, info, req)
-    _read_options(ctx, req)
     _check_query_start(info, req, keyc)
     check_key_paths(ctx, info, req, "ProjectionExpression")
     _check_query_filter(ctx, info, req)
@@ -323,7 +325,6 @@ def scan(db: Database, req: dict[str, Any]) -> dict[str, Any] | bytes:
         if hi < _HASH_SPACE:
             end = info.item_prefix + hi.to_bytes(4, "big")
     esk = _start_key(info, req)
-    _read_options(ctx, req)  # expression errors before the start-key segment check
     if esk is not None:
         if total is not None and not (start <= esk and (end is None or esk < end)):
             raise errors.validation(

@@ -107,9 +107,9 @@ def _table_name_of(arn: str) -> tuple[str, str]:
     return parts[5][len("table/"):], parts[3]
 
 
-def _table_from_arn(db: Database, arn: str, reader: Any,
+def _table_from_arn(db: Database, arn: str, reader: Any, name_region: tuple[str, str] | None = None,
                     not_found: str = "Requested resource not found: ResourcArn: {arn} not found") -> Any:
-    name, region = _table_name_of(arn)
+    name, region = name_region or _table_name_of(arn)
     info = db.catalog.find(name, reader)
     if info is None or region != db.region:
         raise errors.resource_not_found(not_found.format(arn=arn))
@@ -117,22 +117,22 @@ def _table_from_arn(db: Database, arn: str, reader: Any,
 
 
 def tag_resource(db: Database, req: dict[str, Any]) -> bytes:
-    _table_name_of(req["ResourceArn"])
+    name_region = _table_name_of(req["ResourceArn"])
     if not req["Tags"]:  # after the ARN, before the table (dynalite's tagResource.js, recorded from AWS)
         raise errors.validation("Atleast one Tag needs to be provided as Input.")
     with db.engine.write() as batch:
-        info = _table_from_arn(db, req["ResourceArn"], batch)
+        info = _table_from_arn(db, req["ResourceArn"], batch, name_region)
         batch.put(_key(info.uid), orjson.dumps(_merged(load(batch, info.uid), req["Tags"])))
     return b""  # "an HTTP 200 response with an empty HTTP body"
 
 
 def untag_resource(db: Database, req: dict[str, Any]) -> bytes:
-    _table_name_of(req["ResourceArn"])
+    name_region = _table_name_of(req["ResourceArn"])
     if not req["TagKeys"]:  # as TagResource's Tags (dynalite's untagResource.js)
         raise errors.validation("Atleast one Tag Key needs to be provided as Input.")
     with db.engine.write() as batch:
         # UntagResource names no ARN when it finds no table (dynalite's untagResource.js)
-        info = _table_from_arn(db, req["ResourceArn"], batch, "Requested resource not found")
+        info = _table_from_arn(db, req["ResourceArn"], batch, name_region, "Requested resource not found")
         _check_keys(req["TagKeys"])
         current = load(batch, info.uid)
         remaining = {k: v for k, v in current.items() if k not in set(req["TagKeys"])}
